@@ -1,0 +1,138 @@
+"""gradcheck: is a backward pass right? Compare it with central differences, in float64.
+
+For y = f(x) and an upstream gradient g of y's shape, backward computes the
+vector-Jacobian product  g^T J, i.e. d(sum(g * y))/dx.  Central differences estimate the same
+number for each element of x:
+
+    d(sum(g * f(x)))/dx_j  ~=  [sum(g * f(x + eps e_j)) - sum(g * f(x - eps e_j))] / (2 eps)
+
+NOTE: g is random. With g = 1 (the gradient of sum(y)) a backward that is wrong in a way
+that leaves every column sum of J unchanged would pass: softmax's rows sum to 1, so
+d(sum(softmax(x)))/dx is 0 whatever the backward does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .mode import no_grad
+from .tensor import Tensor
+
+
+class GradcheckError(RuntimeError):
+    """A backward pass disagrees with central differences."""
+
+
+def _outputs(out: Any) -> tuple[Tensor, ...]:
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    for o in outs:
+        if not isinstance(o, Tensor):
+            raise TypeError(f"gradcheck: fn must return Tensors, got {type(o).__name__}")
+    return tuple(outs)
+
+
+def numerical_vjp(
+    fn: Callable[..., Any], inputs: Sequence[Tensor], grads: Sequence[np.ndarray], eps: float = 1e-6
+) -> list[np.ndarray | None]:
+    """d(sum_k sum(grads[k] * fn(*inputs)[k]))/d(input) by central differences, for each input
+    that requires grad (None for the others). Each element is nudged by ±eps in place and put back.
+    """
+    def objective() -> float:
+        with no_grad():
+            outs = _outputs(fn(*inputs))
+        return float(sum(np.sum(o.data.astype(np.float64) * g) for o, g in zip(outs, grads)))
+
+    result: list[np.ndarray | None] = []
+    for x in inputs:
+        if not x.requires_grad:
+            result.append(None)
+            continue
+        g = np.zeros(x.shape, dtype=np.float64)
+        flat, gflat = x.data.reshape(-1), g.reshape(-1)  # views: writing flat writes x.data
+        for j in range(flat.size):
+            orig = flat[j]
+            flat[j] = orig + eps
+            f_plus = objective()
+            flat[j] = orig - eps
+            f_minus = objective()
+            flat[j] = orig
+            gflat[j] = (f_plus - f_minus) / (2 * eps)
+        result.append(g)
+    return result
+
+
+def gradcheck(
+    fn: Callable[..., Any],
+    *inputs: Tensor,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    seed: int = 0,
+    raise_exception: bool = True,
+) -> bool:
+    """Check backward of `fn(*inputs)` against central differences for a random upstream gradient.
+
+    Args:
+        fn: a function of Tensors returning a Tensor (or a tuple of Tensors).
+        inputs: Tensors; those with requires_grad=True are checked and must be float64.
+        eps: the finite-difference step.
+        atol, rtol: an element passes when |backward - numeric| <= atol + rtol * |numeric|.
+        seed: seed of the random upstream gradient.
+        raise_exception: raise GradcheckError on failure (default) instead of returning False.
+    Returns:
+        True when every checked input's gradient agrees.
+    """
+    checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not checked:
+        raise ValueError("gradcheck: no input has requires_grad=True, so there is nothing to check")
+    for i in checked:
+        if inputs[i].dtype != np.float64:
+            raise TypeError(
+                f"gradcheck: input {i} has dtype {inputs[i].dtype}; central differences need "
+                f"float64 inputs (float32 rounding swamps a difference of eps={eps})"
+            )
+    rng = np.random.default_rng(seed)
+    outs = _outputs(fn(*inputs))
+    grads = [rng.standard_normal(o.shape) for o in outs]
+
+    saved = [x.grad for x in inputs]
+    for x in inputs:
+        x.grad = None
+    try:
+        for o, g in zip(outs, grads):
+            if o.requires_grad:
+                o.backward(Tensor(g.astype(o.dtype)))
+        analytic = [x.grad.data if x.grad is not None else None for x in inputs]
+    finally:
+        for x, s in zip(inputs, saved):
+            x.grad = s
+    numeric = numerical_vjp(fn, inputs, grads, eps)
+
+    for i in checked:
+        num = numeric[i]
+        ana = analytic[i]
+        if ana is None:
+            ana = np.zeros_like(num)
+            if np.allclose(num, 0, atol=atol):
+                continue
+            msg = f"gradcheck: input {i} (shape {inputs[i].shape}) received no gradient, but its numerical gradient is not zero"
+            return _fail(msg, raise_exception)
+        err = np.abs(ana - num) - (atol + rtol * np.abs(num))
+        if (err > 0).any() or not np.isfinite(ana).all():
+            k = np.unravel_index(np.nanargmax(np.where(np.isfinite(err), err, np.inf)), num.shape)
+            msg = (
+                f"gradcheck: the gradient of input {i} (shape {inputs[i].shape}) is wrong; worst "
+                f"element at index {tuple(int(v) for v in k)}: backward gave {ana[k]:.8g}, central "
+                f"differences give {num[k]:.8g} (atol={atol}, rtol={rtol}, "
+                f"{int((err > 0).sum())} of {num.size} elements off)"
+            )
+            return _fail(msg, raise_exception)
+    return True
+
+
+def _fail(msg: str, raise_exception: bool) -> bool:
+    if raise_exception:
+        raise GradcheckError(msg)
+    return False

@@ -1,0 +1,80 @@
+"""Grad mode: the one piece of global state in the autograd engine.
+
+While grad mode is on (the default), every Function call whose inputs require grad records
+itself in the graph. Inside `no_grad()` nothing is recorded: evaluation, sampling and the
+optimizer's parameter updates run without building a graph they would never use.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, TypeVar
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """True when Function calls record the graph (PyTorch: torch.is_grad_enabled)."""
+    return _grad_enabled
+
+
+class _GradMode:
+    """Sets grad mode to `self.mode` inside a `with` block or a decorated function."""
+
+    mode: bool
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self.prev = _grad_enabled
+        _grad_enabled = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self.prev
+
+    def __call__(self, fn: _F) -> _F:
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+class no_grad(_GradMode):
+    """`with no_grad():` or `@no_grad()`: record no graph inside (PyTorch: torch.no_grad)."""
+
+    mode = False
+
+
+class enable_grad(_GradMode):
+    """`with enable_grad():` turns recording back on inside a no_grad block."""
+
+    mode = True
+
+
+class set_grad_enabled(_GradMode):
+    """`with set_grad_enabled(flag):` sets grad mode to `flag` for the block.
+
+    Called on its own, `set_grad_enabled(False)` switches the mode at once and leaves it
+    switched, as in PyTorch.
+    """
+
+    def __init__(self, mode: bool) -> None:
+        global _grad_enabled
+        self.mode = bool(mode)
+        self.prev = _grad_enabled
+        _grad_enabled = self.mode
+
+    def __enter__(self) -> None:
+        # The constructor already switched the mode; `prev` says what to restore on exit.
+        return None
+
+    def __call__(self, fn: _F) -> _F:
+        # Used as a decorator, the switch made by the constructor must not outlive this line.
+        self.__exit__()
+        return super().__call__(fn)

@@ -1,0 +1,26 @@
+"""Checking `dim` arguments, so a bad axis is caught when the op is called, by name."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+
+def normalize_dim(dim: int, ndim: int, op: str) -> int:
+    """`dim` as a non-negative axis of an `ndim`-dimensional tensor (negative counts from the end)."""
+    if not isinstance(dim, int):
+        raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
+    lo, hi = -max(ndim, 1), max(ndim, 1) - 1
+    if not lo <= dim <= hi:
+        raise IndexError(f"{op}: dim {dim} is out of range for a {ndim}-d tensor (expected {lo}..{hi})")
+    return dim % max(ndim, 1)
+
+
+def normalize_dims(dim: int | Sequence[int] | None, ndim: int, op: str) -> tuple[int, ...] | None:
+    """None (all dimensions) or a sorted tuple of distinct non-negative axes."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    out = tuple(sorted(normalize_dim(d, ndim, op) for d in dims))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: dim {dim} repeats a dimension")
+    return out
