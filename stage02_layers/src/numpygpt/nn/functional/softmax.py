@@ -1,0 +1,72 @@
+"""softmax and log_softmax along one dimension, each one fused Function."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from numpygpt.autograd import Function, Tensor, once_differentiable
+
+from ._checks import check_float, check_tensor
+
+
+def _dim(op: str, x: Tensor, dim: int) -> int:
+    if not isinstance(dim, int) or not -x.ndim <= dim < max(x.ndim, 1):
+        raise IndexError(f"{op}: dim {dim} is out of range for a tensor of shape {x.shape}")
+    return dim % max(x.ndim, 1)
+
+
+class Softmax(Function):
+    """y = exp(x - max) / sum(exp(x - max)) along `dim`.
+
+    Subtracting the max changes nothing mathematically (it cancels) but keeps exp from
+    overflowing. Backward, with s = sum(gy * y) along dim:
+        gx = y * (gy - s)
+    (the Jacobian is diag(y) - y y^T, applied to gy without ever forming it).
+    """
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        y = x - x.max(axis=self.dim, keepdims=True)
+        np.exp(y, out=y)
+        y /= y.sum(axis=self.dim, keepdims=True)
+        return y
+
+    @once_differentiable
+    def backward(self, gy: np.ndarray) -> np.ndarray:
+        y = self.output().data
+        return y * (gy - (gy * y).sum(axis=self.dim, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """y = x - max - log(sum(exp(x - max))) along `dim`.
+
+    Backward: gx = gy - softmax(x) * sum(gy), and softmax(x) = exp(y).
+    """
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        shifted = x - x.max(axis=self.dim, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=self.dim, keepdims=True))
+
+    @once_differentiable
+    def backward(self, gy: np.ndarray) -> np.ndarray:
+        y = self.output().data
+        return gy - np.exp(y) * gy.sum(axis=self.dim, keepdims=True)
+
+
+def softmax(x: Tensor, dim: int) -> Tensor:
+    """Softmax along `dim` (PyTorch: F.softmax)."""
+    check_tensor("softmax", input=x)
+    check_float("softmax", input=x)
+    return Softmax(_dim("softmax", x, dim))(x)
+
+
+def log_softmax(x: Tensor, dim: int) -> Tensor:
+    """log(softmax(x)) along `dim`, computed stably (PyTorch: F.log_softmax)."""
+    check_tensor("log_softmax", input=x)
+    check_float("log_softmax", input=x)
+    return LogSoftmax(_dim("log_softmax", x, dim))(x)
