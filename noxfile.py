@@ -26,6 +26,7 @@ STAGES = [
     "stage05_gpt",
 ]
 TEST_DEPS = ["pytest>=8", "hypothesis>=6.100"]
+TORCH_CPU = "torch==2.13.0+cpu"  # the reference for parity fixtures and benchmarks
 
 # uv must use the Python that runs nox, never download an interpreter of its own.
 os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
@@ -62,6 +63,55 @@ def make_stage_session(folder: str) -> None:
 
 for _folder in existing_stages():
     make_stage_session(_folder)
+
+def corpus_env() -> dict[str, str]:
+    """Point the data step at a verified offline copy of the corpus when one is at hand.
+
+    NUMPYGPT_DATA, if set, wins; otherwise a copy in ../shared/data beside this checkout
+    (how this project's offline build machines carry it). Without either, the data step
+    downloads the corpus and checks its SHA-256.
+    """
+    if os.environ.get("NUMPYGPT_DATA"):
+        return {"NUMPYGPT_DATA": os.environ["NUMPYGPT_DATA"]}
+    offline = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
+    return {"NUMPYGPT_DATA": str(offline)} if offline.is_file() else {}
+
+
+@nox.session
+def train(session: nox.Session) -> None:
+    """The main job: train the default GPT on tiny Shakespeare, then sample from it.
+
+    Arguments after `--` go to the training script, e.g. `nox -s train -- --max_iters 500`.
+    """
+    install_stages(session, "stage05_gpt", "matplotlib>=3.7")
+    session.run("python", "-m", "numpygpt.train", *session.posargs, env=corpus_env())
+
+
+@nox.session
+def sample(session: nox.Session) -> None:
+    """Sample from a trained checkpoint: `nox -s sample -- --prompt "ROMEO:" --seed 1`."""
+    install_stages(session, "stage05_gpt")
+    session.run("python", "-m", "numpygpt.sample", *session.posargs)
+
+
+@nox.session
+def prepare(session: nox.Session) -> None:
+    """Download (or copy), verify and encode the corpus into data/: `nox -s prepare -- --tokenizer bpe`."""
+    install_stages(session, "stage04_data")
+    session.run("python", "-m", "numpygpt.utils.data.prepare", "shakespeare", *session.posargs, env=corpus_env())
+
+
+@nox.session(venv_backend="virtualenv")
+def fixtures(session: nox.Session) -> None:
+    """Regenerate the PyTorch parity fixtures that the stage tests compare against.
+
+    Uses pip, not uv: the CPU build of torch is pinned and pip finds it as a local wheel on
+    this project's machines (uv does not look there); never the multi-gigabyte CUDA build.
+    """
+    session.install("numpy", TORCH_CPU)
+    for script in sorted(ROOT.glob("stage0*/scripts/make_fixtures.py")):
+        session.run("python", str(script))
+
 
 # A bare `nox` runs the stage sessions only; the main job and benchmarks are asked for by name.
 nox.options.sessions = [f[: len("stage01")] for f in existing_stages()]

@@ -1,0 +1,5 @@
+"""numpygpt.models — stage 05: the GPT built from stages 01-04."""
+
+from .gpt import GPT, MLP, Block, CausalSelfAttention, GPTConfig
+
+__all__ = ["GPT", "GPTConfig", "Block", "CausalSelfAttention", "MLP"]

@@ -1,0 +1,215 @@
+"""The GPT: token and position embeddings, n_layer pre-LayerNorm blocks, a tied LM head.
+
+Parameter names follow GPT-2's (transformer.wte.weight, transformer.h.0.attn.c_attn.weight,
+...), with Linear weights stored (out_features, in_features) as PyTorch does, so a
+state_dict moves between this model and PyTorch GPT implementations without renaming.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Iterator
+
+import numpy as np
+
+import numpygpt.nn as nn
+import numpygpt.nn.functional as F
+from numpygpt.autograd import Tensor, no_grad
+from numpygpt.nn import init
+
+
+@dataclass
+class GPTConfig:
+    block_size: int = 64  # the longest context the model sees (positions 0..block_size-1)
+    vocab_size: int = 65  # number of distinct tokens (65 characters in tiny Shakespeare)
+    n_layer: int = 4  # number of transformer blocks
+    n_head: int = 4  # attention heads per block; n_embd must divide evenly among them
+    n_embd: int = 128  # width of the residual stream
+    dropout: float = 0.0  # dropout on attention weights, and after attention and MLP
+    bias: bool = True  # biases in the Linear layers and LayerNorms, as GPT-2
+    gelu: str = "tanh"  # GPT-2's tanh-approximated GELU ("none" = the exact erf form)
+
+    def __post_init__(self) -> None:
+        for name in ("block_size", "vocab_size", "n_layer", "n_head", "n_embd"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
+                raise ValueError(f"GPTConfig: {name} must be a positive int, got {getattr(self, name)!r}")
+        if self.n_embd % self.n_head:
+            raise ValueError(f"GPTConfig: n_embd={self.n_embd} is not divisible by n_head={self.n_head}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"GPTConfig: dropout must be in [0, 1), got {self.dropout}")
+        if self.gelu not in ("none", "tanh"):
+            raise ValueError(f"GPTConfig: gelu must be 'none' or 'tanh', got {self.gelu!r}")
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head self-attention where position t sees positions 0..t only."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)  # q, k, v at once
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.resid_dropout = nn.Dropout(config.dropout)
+        self.n_head, self.dropout = config.n_head, config.dropout
+
+    def forward(self, x: Tensor) -> Tensor:
+        B, T, C = x.shape
+        nh, hs = self.n_head, C // self.n_head
+        qkv = self.c_attn(x)  # (B, T, 3C)
+        qkv = qkv.reshape(B, T, 3, nh, hs).permute(2, 0, 3, 1, 4)  # (3, B, nh, T, hs)
+        q, k, v = qkv[0], qkv[1], qkv[2]  # each (B, nh, T, hs)
+        y = F.scaled_dot_product_attention(
+            q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0
+        )  # (B, nh, T, hs)
+        y = y.transpose(1, 2).reshape(B, T, C)  # heads side by side again: (B, T, C)
+        return self.resid_dropout(self.c_proj(y))
+
+
+class MLP(nn.Module):
+    """Position-wise feed-forward: widen 4x, GELU, project back."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.gelu = nn.GELU(approximate=config.gelu)
+        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))  # (B, T, C)
+
+
+class Block(nn.Module):
+    """x + attn(ln_1(x)), then + mlp(ln_2(x)): pre-LayerNorm residual block."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.attn = CausalSelfAttention(config)
+        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.mlp = MLP(config)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT(nn.Module):
+    """GPT-2 architecture (Radford et al., 2019) sized by a GPTConfig."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.transformer = nn.ModuleDict(
+            dict(
+                wte=nn.Embedding(config.vocab_size, config.n_embd),
+                wpe=nn.Embedding(config.block_size, config.n_embd),
+                drop=nn.Dropout(config.dropout),
+                h=nn.ModuleList(Block(config) for _ in range(config.n_layer)),
+                ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
+            )
+        )
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        # Weight tying: the output layer scores each token with its own input embedding.
+        self.lm_head.weight = self.transformer.wte.weight
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        """GPT-2's init: N(0, 0.02) weights, zero biases, and the projections that write into
+        the residual stream scaled by 1/sqrt(2 n_layer), so its variance stays put with depth."""
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):
+                init.normal_(p, 0.0, 0.02 / math.sqrt(2 * self.config.n_layer))
+            elif name.endswith(".bias"):
+                init.zeros_(p)
+            elif p.ndim == 2:
+                init.normal_(p, 0.0, 0.02)
+
+    def forward(self, idx: Tensor | np.ndarray, targets: Tensor | np.ndarray | None = None) -> tuple[Tensor, Tensor | None]:
+        """idx (B, T) token ids -> logits (B, T, vocab_size), and the mean cross-entropy
+        against `targets` (B, T) when given (else None)."""
+        ids = idx.data if isinstance(idx, Tensor) else np.asarray(idx)
+        if ids.ndim != 2 or ids.dtype.kind not in "iu":
+            raise ValueError(f"GPT.forward: idx must be a (B, T) array of integer token ids, got shape {ids.shape}, dtype {ids.dtype}")
+        B, T = ids.shape
+        if T > self.config.block_size:
+            raise ValueError(f"GPT.forward: sequence length {T} exceeds block_size {self.config.block_size}")
+        tr = self.transformer
+        tok = tr.wte(ids)  # (B, T, C)
+        pos = tr.wpe(np.arange(T))  # (T, C), broadcast over the batch
+        x = tr.drop(tok + pos)  # (B, T, C)
+        for block in tr.h:
+            x = block(x)  # (B, T, C)
+        x = tr.ln_f(x)
+        logits = self.lm_head(x)  # (B, T, V)
+        if targets is None:
+            return logits, None
+        t = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+        if t.shape != (B, T):
+            raise ValueError(f"GPT.forward: targets shape {t.shape} should equal idx shape {(B, T)}")
+        loss = F.cross_entropy(logits.reshape(B * T, -1), t.reshape(-1))
+        return logits, loss
+
+    @no_grad()
+    def stream(
+        self, idx: np.ndarray, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None, seed: int | None = None
+    ) -> Iterator[np.ndarray]:
+        """Yield max_new_tokens next tokens (B,) one at a time, each fed back in."""
+        if temperature < 0 or not math.isfinite(temperature):
+            raise ValueError(f"generate: temperature must be >= 0 (0 = greedy), got {temperature}")
+        if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
+            raise ValueError(f"generate: top_k must be a positive int or None, got {top_k!r}")
+        if max_new_tokens < 0:
+            raise ValueError(f"generate: max_new_tokens must be >= 0, got {max_new_tokens}")
+        idx = np.asarray(idx.data if isinstance(idx, Tensor) else idx)
+        if idx.ndim != 2 or idx.shape[1] == 0:
+            raise ValueError(f"generate: idx must be (B, T) with T >= 1 prompt tokens, got shape {idx.shape}")
+        rng = np.random.default_rng(seed) if seed is not None else nn.default_generator()
+        for _ in range(max_new_tokens):
+            context = idx[:, -self.config.block_size :]  # crop: the model knows block_size positions
+            logits, _ = self(context)
+            logits = logits.data[:, -1, :].astype(np.float64)  # (B, V) scores for the next token
+            if temperature == 0:
+                nxt = logits.argmax(axis=-1)
+            else:
+                logits = logits / temperature
+                if top_k is not None and top_k < logits.shape[-1]:
+                    kth = np.partition(logits, -top_k, axis=-1)[:, -top_k, None]
+                    logits = np.where(logits < kth, -np.inf, logits)
+                probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
+                probs /= probs.sum(axis=-1, keepdims=True)
+                # Inverse-CDF sampling: one uniform number per row.
+                u = rng.random((probs.shape[0], 1))
+                nxt = np.minimum((probs.cumsum(axis=-1) < u).sum(axis=-1), probs.shape[-1] - 1)
+            nxt = nxt.astype(idx.dtype)
+            idx = np.concatenate([idx, nxt[:, None]], axis=1)
+            yield nxt
+
+    def generate(
+        self, idx: np.ndarray, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None, seed: int | None = None
+    ) -> np.ndarray:
+        """Extend idx (B, T) by max_new_tokens sampled tokens -> (B, T + max_new_tokens).
+
+        temperature 0 picks the most likely token (greedy); top_k keeps only the k most
+        likely tokens before sampling; seed makes the sample reproducible.
+        """
+        idx = np.asarray(idx.data if isinstance(idx, Tensor) else idx)
+        new = list(self.stream(idx, max_new_tokens, temperature, top_k, seed))
+        return np.concatenate([idx, np.stack(new, axis=1)], axis=1) if new else idx
+
+    def flops_per_token(self) -> float:
+        """Training FLOPs per token (forward + backward): 6 per parameter per token for the
+        matmuls, plus attention's 12 * n_layer * n_embd * block_size (PaLM appendix B)."""
+        c = self.config
+        n = self.num_parameters() - self.transformer.wpe.weight.data.size
+        return 6.0 * n + 12.0 * c.n_layer * c.n_embd * c.block_size
+
+    @classmethod
+    def from_state_dict(cls, state_dict: dict[str, Any], config: GPTConfig) -> GPT:
+        """A GPT of `config` holding the arrays of `state_dict` (GPT-2 names)."""
+        model = cls(config)
+        model.load_state_dict(state_dict)
+        return model
+
+    def config_dict(self) -> dict[str, Any]:
+        return asdict(self.config)

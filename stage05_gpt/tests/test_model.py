@@ -1,0 +1,158 @@
+"""The GPT: shapes, names, initialisation, causal masking, gradients, parity with PyTorch."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import numpygpt.nn as nn
+from numpygpt.autograd import gradcheck
+from numpygpt.models import GPT, GPTConfig
+
+FIXTURE = Path(__file__).parent / "fixtures" / "gpt_parity.npz"
+TINY = dict(block_size=8, vocab_size=11, n_layer=2, n_head=2, n_embd=16)
+
+
+def tiny_gpt(seed: int = 0, **overrides) -> GPT:
+    nn.manual_seed(seed)
+    return GPT(GPTConfig(**{**TINY, **overrides}))
+
+
+def batch(B: int = 3, T: int = 8, V: int = 11, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, V, (B, T)), rng.integers(0, V, (B, T))
+
+
+@pytest.mark.model
+def test_forward_shapes_and_dtypes() -> None:
+    model = tiny_gpt()
+    idx, targets = batch()
+    logits, loss = model(idx, targets)
+    assert logits.shape == (3, 8, 11) and logits.dtype == np.float32
+    assert loss.shape == () and loss.dtype == np.float32
+    logits, loss = model(idx[:, :5])
+    assert logits.shape == (3, 5, 11) and loss is None
+
+
+@pytest.mark.model
+def test_parameter_names_follow_gpt2_and_head_is_tied() -> None:
+    model = tiny_gpt()
+    sd = model.state_dict()
+    expected = {"transformer.wte.weight", "transformer.wpe.weight", "transformer.ln_f.weight", "transformer.ln_f.bias", "lm_head.weight"}
+    for i in range(2):
+        for part in ("ln_1", "attn.c_attn", "attn.c_proj", "ln_2", "mlp.c_fc", "mlp.c_proj"):
+            expected |= {f"transformer.h.{i}.{part}.weight", f"transformer.h.{i}.{part}.bias"}
+    assert set(sd) == expected
+    assert sd["transformer.h.0.attn.c_attn.weight"].shape == (48, 16)  # (out_features, in_features)
+    assert sd["transformer.h.1.mlp.c_fc.weight"].shape == (64, 16)
+    assert model.lm_head.weight is model.transformer.wte.weight
+    names = [n for n, _ in model.named_parameters()]
+    assert "lm_head.weight" not in names, "a tied weight is one parameter, listed once"
+    assert model.num_parameters() == sum(p.data.size for p in model.parameters())
+
+
+@pytest.mark.model
+def test_gpt2_initialisation() -> None:
+    nn.manual_seed(0)
+    model = GPT(GPTConfig(block_size=64, vocab_size=65, n_layer=4, n_head=4, n_embd=128))
+    sd = model.state_dict()
+    assert np.std(sd["transformer.h.0.mlp.c_fc.weight"]) == pytest.approx(0.02, rel=0.03)
+    assert np.std(sd["transformer.wte.weight"]) == pytest.approx(0.02, rel=0.05)
+    assert np.std(sd["transformer.h.2.mlp.c_proj.weight"]) == pytest.approx(0.02 / math.sqrt(8), rel=0.03)
+    assert np.std(sd["transformer.h.2.attn.c_proj.weight"]) == pytest.approx(0.02 / math.sqrt(8), rel=0.05)
+    assert not sd["transformer.h.1.attn.c_attn.bias"].any()
+    assert (sd["transformer.h.1.ln_2.weight"] == 1).all() and not sd["transformer.h.1.ln_2.bias"].any()
+
+
+@pytest.mark.model
+def test_loss_at_init_is_about_log_vocab_size() -> None:
+    nn.manual_seed(0)
+    model = GPT(GPTConfig(block_size=32, vocab_size=65, n_layer=2, n_head=2, n_embd=32))
+    idx, targets = batch(B=8, T=32, V=65)
+    _, loss = model(idx, targets)
+    assert loss.item() == pytest.approx(math.log(65), abs=0.05)
+
+
+@pytest.mark.model
+def test_a_future_token_never_changes_earlier_logits() -> None:
+    model = tiny_gpt()
+    idx, _ = batch()
+    before, _ = model(idx)
+    for t in range(8):
+        changed = idx.copy()
+        changed[:, t] = (changed[:, t] + 1) % 11
+        after, _ = model(changed)
+        np.testing.assert_array_equal(after.data[:, :t], before.data[:, :t], err_msg=f"position < {t} saw token {t}: is the attention mask causal?")
+        assert not np.allclose(after.data[:, t], before.data[:, t])
+
+
+@pytest.mark.model
+def test_dropout_is_used_in_training_and_off_in_eval() -> None:
+    model = tiny_gpt(dropout=0.5)
+    idx, targets = batch()
+    a = model(idx, targets)[1].item()
+    b = model(idx, targets)[1].item()
+    assert a != b, "training mode draws new dropout masks"
+    model.eval()
+    assert model(idx, targets)[1].item() == model(idx, targets)[1].item()
+
+
+@pytest.mark.gradients
+def test_gradcheck_of_a_tiny_gpt_end_to_end() -> None:
+    model = tiny_gpt(block_size=4, vocab_size=7, n_embd=8, gelu="none").double()
+    idx, targets = batch(B=2, T=4, V=7)
+    params = list(model.parameters())
+    assert all(p.dtype == np.float64 for p in params)
+    assert gradcheck(lambda *ps: model(idx, targets)[1], *params, atol=1e-6, rtol=1e-4)
+
+
+@pytest.mark.gradients
+@pytest.mark.parametrize("gelu", ["tanh", "none"])
+def test_matches_pytorch_logits_loss_and_every_gradient(gelu: str) -> None:
+    z = np.load(FIXTURE)
+    config = {k.split("/")[1]: z[k].item() for k in z.files if k.startswith("config/")}
+    model = GPT(GPTConfig(**config, gelu=gelu))
+    pre = f"{gelu}/param/"
+    model.load_state_dict({k[len(pre):]: z[k] for k in z.files if k.startswith(pre)})
+    logits, loss = model(z[f"{gelu}/idx"], z[f"{gelu}/targets"])
+    loss.backward()
+    np.testing.assert_allclose(logits.data, z[f"{gelu}/logits"], atol=1e-5)
+    assert loss.item() == pytest.approx(float(z[f"{gelu}/loss"]), abs=1e-5)
+    for name, p in model.named_parameters():
+        ref = z[f"{gelu}/grad/{name}"]
+        np.testing.assert_allclose(p.grad.data, ref, atol=1e-6, rtol=1e-4, err_msg=name)
+
+
+@pytest.mark.model
+def test_bad_inputs_are_clear_errors() -> None:
+    model = tiny_gpt()
+    with pytest.raises(ValueError, match="sequence length 9 exceeds block_size 8"):
+        model(np.zeros((1, 9), dtype=np.int64))
+    with pytest.raises(ValueError, match=r"idx must be a \(B, T\) array of integer token ids"):
+        model(np.zeros((1, 4), dtype=np.float32))
+    with pytest.raises(ValueError, match="targets shape"):
+        model(np.zeros((2, 4), dtype=np.int64), np.zeros((2, 3), dtype=np.int64))
+    with pytest.raises(IndexError, match="out of range"):
+        model(np.full((1, 4), 11))
+    with pytest.raises(ValueError, match="n_embd=10 is not divisible by n_head=4"):
+        GPTConfig(n_embd=10, n_head=4)
+
+
+@pytest.mark.model
+def test_state_dict_round_trip_through_a_file(tmp_path: Path) -> None:
+    model = tiny_gpt(seed=1)
+    np.savez(tmp_path / "m.npz", **model.state_dict())
+    other = GPT.from_state_dict(dict(np.load(tmp_path / "m.npz")), GPTConfig(**TINY))
+    idx, _ = batch()
+    np.testing.assert_array_equal(model(idx)[0].data, other(idx)[0].data)
+    assert other.lm_head.weight is other.transformer.wte.weight
+
+
+@pytest.mark.model
+def test_flops_per_token_follows_the_6n_rule() -> None:
+    model = tiny_gpt()
+    n = model.num_parameters() - 8 * 16
+    assert model.flops_per_token() == 6 * n + 12 * 2 * 16 * 8
