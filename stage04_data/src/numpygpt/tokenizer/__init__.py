@@ -1,0 +1,60 @@
+"""numpygpt.tokenizer: turning text into integer token ids and back.
+
+    CharTokenizer        one token per character (tiny Shakespeare: 65 tokens)
+    BPETokenizer         byte-level byte-pair encoding, as in GPT-2 (256 bytes + learned merges)
+    load_tokenizer       read either from its JSON file
+    tokenizer_from_dict  rebuild either from its to_dict() output (as stored in a checkpoint)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from .bpe import GPT2_SPLIT_PATTERN, BPETokenizer
+from .char import CharTokenizer
+
+__all__ = ["BPETokenizer", "CharTokenizer", "GPT2_SPLIT_PATTERN", "Tokenizer", "load_tokenizer", "tokenizer_from_dict"]
+
+
+@runtime_checkable
+class Tokenizer(Protocol):
+    """What the data step and the training script need from a tokenizer."""
+
+    @property
+    def vocab_size(self) -> int: ...
+
+    def encode(self, s: str) -> list[int]: ...
+
+    def encode_array(self, s: str, dtype: npt.DTypeLike = np.int64) -> np.ndarray: ...
+
+    def decode(self, ids: Sequence[int] | np.ndarray) -> str: ...
+
+    def save(self, path: str | Path) -> None: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+_TYPES: dict[str, type[CharTokenizer] | type[BPETokenizer]] = {"char": CharTokenizer, "bpe": BPETokenizer}
+
+
+def tokenizer_from_dict(d: dict[str, Any]) -> CharTokenizer | BPETokenizer:
+    """Rebuild either tokenizer from its `to_dict()` output (e.g. stored in a checkpoint); "type" picks the class."""
+    kind = d.get("type") if isinstance(d, dict) else None
+    if kind not in _TYPES:
+        raise ValueError(f"tokenizer_from_dict: unknown tokenizer type {kind!r}, expected one of {sorted(_TYPES)}")
+    return _TYPES[kind].from_dict(d)
+
+
+def load_tokenizer(path: str | Path) -> CharTokenizer | BPETokenizer:
+    """Read a tokenizer saved by either class (its JSON file); the "type" field picks the class."""
+    d = json.loads(Path(path).read_text(encoding="utf-8"))
+    try:
+        return tokenizer_from_dict(d)
+    except ValueError as e:
+        raise ValueError(f"load_tokenizer: {path}: {e}") from e

@@ -1,0 +1,285 @@
+"""Byte-level byte-pair encoding (BPE), the tokenizer family of GPT-2.
+
+The idea in three lines:
+  1. Start from bytes: every text is a sequence of UTF-8 bytes, so 256 base tokens cover any
+     string and nothing is ever "unknown".
+  2. Training repeatedly finds the most frequent pair of adjacent tokens and gives it a new id
+     (merge number k creates token 256 + k), until the vocabulary has `vocab_size` tokens.
+  3. Encoding replays the learned merges on a new text; decoding concatenates each token's bytes.
+
+Like GPT-2, the text is first split into chunks (words with their leading space, runs of digits,
+runs of punctuation, whitespace) and merges never cross a chunk boundary, so " the" can become one
+token but "e t" cannot. Counting pairs once per *distinct* chunk, weighted by how often it occurs,
+and updating only the chunks a merge touches, is what makes training fast: `train_merges` does
+that; `train_merges_naive` recounts everything every step and is kept as the readable reference.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .char import _as_id_array, _check_id_range
+
+Pair = tuple[int, int]
+
+# GPT-2's pattern is r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""",
+# which needs the third-party `regex` module for \p{L} (letter) and \p{N} (number). With the standard
+# `re` module we approximate: a letter is a word character that is neither a digit nor '_'
+# ([^\W\d_]), a number is \d, and "other" is anything neither space nor word character, or '_'.
+# Every character falls in exactly one class, so the chunks always concatenate back to the text.
+GPT2_SPLIT_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?[^\W\d_]+| ?\d+| ?(?:[^\s\w]|_)+|\s+(?!\S)|\s+"""
+
+_CACHE_SIZE = 1 << 16  # distinct chunks remembered by `encode`; tiny Shakespeare has about 14k
+
+
+def merge(ids: Sequence[int], pair: Pair, new_id: int) -> list[int]:
+    """Replace every occurrence of `pair` in `ids`, scanning left to right, by `new_id`.
+
+    >>> merge([97, 97, 97, 98], (97, 97), 256)   # "aaab": the scan takes the first "aa"
+    [256, 97, 98]
+    """
+    out: list[int] = []
+    i = 0
+    while i < len(ids):
+        if i + 1 < len(ids) and ids[i] == pair[0] and ids[i + 1] == pair[1]:
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+def best_pair(stats: dict[Pair, int]) -> Pair:
+    """The pair to merge next: the most frequent; on a tie, the smallest ids (lexicographically).
+
+    The explicit tie-break makes training deterministic and independent of dictionary order, so
+    the naive and the incremental trainer learn the very same merges.
+    """
+    return min(stats, key=lambda p: (-stats[p], p))
+
+
+def split_chunks(text: str, pattern: str = GPT2_SPLIT_PATTERN) -> Counter[bytes]:
+    """Pre-split `text` with `pattern` and count each distinct chunk's UTF-8 bytes."""
+    return Counter(chunk.encode("utf-8") for chunk in re.findall(pattern, text))
+
+
+def train_merges_naive(chunks: dict[bytes, int], n_merges: int) -> list[Pair]:
+    """The readable reference trainer: recount every pair in every chunk before each merge.
+
+    Args:
+        chunks: distinct chunk -> how many times it occurs in the text.
+        n_merges: how many merges to learn (fewer if no pair is left to merge).
+    Returns:
+        the merges in order; merge k creates token id 256 + k.
+    """
+    words = [list(chunk) for chunk in chunks]
+    freqs = list(chunks.values())
+    merges: list[Pair] = []
+    for k in range(n_merges):
+        stats: Counter[Pair] = Counter()
+        for w, f in zip(words, freqs):
+            for p in zip(w, w[1:]):
+                stats[p] += f
+        if not stats:
+            break
+        pair = best_pair(stats)
+        words = [merge(w, pair, 256 + k) for w in words]
+        merges.append(pair)
+    return merges
+
+
+def train_merges(chunks: dict[bytes, int], n_merges: int, verbose: bool = False) -> list[Pair]:
+    """Learn the same merges as `train_merges_naive`, updating the pair counts incrementally.
+
+    `stats` holds the count of every adjacent pair over all chunks (weighted by frequency) and
+    `where` which chunks contain each pair. A merge only changes the chunks that contain its pair:
+    for each of them we subtract the counts of its old pairs, merge, and add the counts of its new
+    pairs. Every other count stays right, so no step recounts the whole corpus.
+
+    Args:
+        chunks: distinct chunk -> how many times it occurs in the text.
+        n_merges: how many merges to learn (fewer if no pair is left to merge).
+        verbose: print each merge as it is learned.
+    Returns:
+        the merges in order; merge k creates token id 256 + k.
+    """
+    words = [list(chunk) for chunk in chunks]
+    freqs = list(chunks.values())
+    stats: Counter[Pair] = Counter()
+    where: defaultdict[Pair, set[int]] = defaultdict(set)
+    for wi, (w, f) in enumerate(zip(words, freqs)):
+        for p in zip(w, w[1:]):
+            stats[p] += f
+            where[p].add(wi)
+
+    vocab = {i: bytes([i]) for i in range(256)}  # only for the verbose printout
+    merges: list[Pair] = []
+    for k in range(n_merges):
+        if not stats:
+            break
+        pair = best_pair(stats)
+        new_id = 256 + k
+        count = stats[pair]
+        for wi in where.pop(pair):
+            old, f = words[wi], freqs[wi]
+            new = merge(old, pair, new_id)
+            for p in zip(old, old[1:]):
+                stats[p] -= f
+                # NOTE: drop exhausted pairs so best_pair never picks a pair that no longer exists.
+                if stats[p] == 0:
+                    del stats[p]
+            for p in zip(new, new[1:]):
+                stats[p] += f
+            old_pairs, new_pairs = set(zip(old, old[1:])), set(zip(new, new[1:]))
+            for p in old_pairs - new_pairs:
+                if p in where:  # `pair` itself was popped above
+                    where[p].discard(wi)
+            for p in new_pairs - old_pairs:
+                where[p].add(wi)
+            words[wi] = new
+        merges.append(pair)
+        vocab[new_id] = vocab[pair[0]] + vocab[pair[1]]
+        if verbose:
+            a, b = vocab[pair[0]], vocab[pair[1]]
+            print(f"merge {k + 1:3d}: {a!r} + {b!r} -> {new_id} {vocab[new_id]!r} (count {count})")
+    return merges
+
+
+class BPETokenizer:
+    """A byte-level BPE tokenizer: 256 byte tokens plus one token per learned merge.
+
+    Args:
+        merges: the learned merges in order; merge k joins two existing tokens into token 256 + k.
+            An empty list gives a plain byte tokenizer (vocab_size 256).
+        pattern: the regular expression that pre-splits text into chunks (see GPT2_SPLIT_PATTERN).
+
+    Build one with `BPETokenizer.train(text, vocab_size)` or `BPETokenizer.load(path)`.
+    ``decode(encode(s)) == s`` for every string s; a slice of ids that cuts a multi-byte
+    character in two decodes that character as U+FFFD.
+    """
+
+    def __init__(self, merges: Iterable[Sequence[int]] = (), pattern: str = GPT2_SPLIT_PATTERN) -> None:
+        self.pattern = pattern
+        self._regex = re.compile(pattern)
+        self.merges: dict[Pair, int] = {}  # pair -> the id it creates; insertion order = merge order
+        self.vocab: dict[int, bytes] = {i: bytes([i]) for i in range(256)}
+        for new_id, pair in enumerate(merges, start=256):
+            if len(pair) != 2:
+                raise ValueError(f"BPETokenizer: merge {new_id - 256} must be a pair of ids, got {pair!r}")
+            a, b = int(pair[0]), int(pair[1])
+            if not (0 <= a < new_id and 0 <= b < new_id):
+                raise ValueError(
+                    f"BPETokenizer: merge {new_id - 256} ({a}, {b}) uses an id that does not exist yet "
+                    f"(ids before it are 0..{new_id - 1})"
+                )
+            if (a, b) in self.merges:
+                raise ValueError(f"BPETokenizer: merge {new_id - 256} ({a}, {b}) is a duplicate")
+            self.merges[(a, b)] = new_id
+            self.vocab[new_id] = self.vocab[a] + self.vocab[b]
+        self._cache: dict[str, list[int]] = {}
+
+    @classmethod
+    def train(
+        cls, text: str, vocab_size: int, pattern: str = GPT2_SPLIT_PATTERN, verbose: bool = False
+    ) -> BPETokenizer:
+        """Learn ``vocab_size - 256`` merges from `text` and return the trained tokenizer.
+
+        Training stops early, with a smaller vocabulary, when no adjacent pair is left (a text
+        shorter than the merges asked for); check `vocab_size` on the result.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"BPETokenizer.train: expected a str, got {type(text).__name__}")
+        if not text:
+            raise ValueError("BPETokenizer.train: the text is empty, there is nothing to learn merges from")
+        if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)):
+            raise TypeError(f"BPETokenizer.train: vocab_size must be an int, got {vocab_size!r}")
+        if vocab_size < 256:
+            raise ValueError(
+                f"BPETokenizer.train: vocab_size must be at least 256 (the byte tokens), got {vocab_size}"
+            )
+        merges = train_merges(split_chunks(text, pattern), int(vocab_size) - 256, verbose=verbose)
+        return cls(merges, pattern=pattern)
+
+    @property
+    def vocab_size(self) -> int:
+        """256 byte tokens plus one per merge (ids run from 0 to vocab_size - 1)."""
+        return 256 + len(self.merges)
+
+    def split(self, text: str) -> list[str]:
+        """The chunks `encode` works on; ``"".join(split(text)) == text``."""
+        return self._regex.findall(text)
+
+    def encode_chunk(self, chunk: bytes) -> list[int]:
+        """Encode one chunk's bytes: repeatedly apply the earliest-learned merge present in it.
+
+        Merging the lowest-ranked pair first gives the same result as replaying all merges in
+        training order, but only looks at pairs that actually occur in the chunk.
+        """
+        ids = list(chunk)
+        while len(ids) >= 2:
+            pair = min(zip(ids, ids[1:]), key=lambda p: self.merges.get(p, np.inf))
+            if pair not in self.merges:
+                break  # no pair in this chunk was ever merged
+            ids = merge(ids, pair, self.merges[pair])
+        return ids
+
+    def encode(self, text: str) -> list[int]:
+        """Encode a string into a list of token ids."""
+        if not isinstance(text, str):
+            raise TypeError(f"BPETokenizer.encode: expected a str, got {type(text).__name__}")
+        ids: list[int] = []
+        cache = self._cache
+        for chunk in self._regex.findall(text):
+            chunk_ids = cache.get(chunk)
+            if chunk_ids is None:
+                chunk_ids = self.encode_chunk(chunk.encode("utf-8"))
+                if len(cache) >= _CACHE_SIZE:
+                    cache.clear()  # bounded memory on endless streams of new chunks
+                cache[chunk] = chunk_ids
+            ids.extend(chunk_ids)
+        return ids
+
+    def encode_array(self, text: str, dtype: npt.DTypeLike = np.int64) -> np.ndarray:
+        """Encode a string into an array of token ids, shape (number of tokens,)."""
+        return np.array(self.encode(text), dtype=dtype)
+
+    def decode(self, ids: Sequence[int] | np.ndarray) -> str:
+        """Concatenate the bytes of each id (list or ndarray, shape (N,)) and decode them as UTF-8."""
+        arr = _as_id_array(ids, "BPETokenizer.decode")
+        _check_id_range(arr, self.vocab_size, "BPETokenizer.decode")
+        return b"".join(self.vocab[i] for i in arr.tolist()).decode("utf-8", errors="replace")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready description that `save` writes and `from_dict` reads."""
+        return {"type": "bpe", "version": 1, "pattern": self.pattern, "merges": [list(p) for p in self.merges]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BPETokenizer:
+        """Rebuild a tokenizer from `to_dict`'s output."""
+        if d.get("type") != "bpe":
+            raise ValueError(f"BPETokenizer.from_dict: expected type 'bpe', got {d.get('type')!r}")
+        return cls(d["merges"], pattern=d["pattern"])
+
+    def save(self, path: str | Path) -> None:
+        """Write the pattern and the merges (in order) to `path` as JSON."""
+        Path(path).write_text(json.dumps(self.to_dict()), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> BPETokenizer:
+        """Read a tokenizer written by `save`."""
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BPETokenizer) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"BPETokenizer(vocab_size={self.vocab_size})"
