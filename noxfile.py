@@ -108,9 +108,28 @@ def fixtures(session: nox.Session) -> None:
     Uses pip, not uv: the CPU build of torch is pinned and pip finds it as a local wheel on
     this project's machines (uv does not look there); never the multi-gigabyte CUDA build.
     """
-    session.install("numpy", TORCH_CPU)
+    install_stages(session, existing_stages()[-1], TORCH_CPU)
     for script in sorted(ROOT.glob("stage0*/scripts/make_fixtures.py")):
         session.run("python", str(script))
+
+
+@nox.session(venv_backend="virtualenv")
+def bench(session: nox.Session) -> None:
+    """numpygpt's training step against PyTorch eager on this CPU: parity check, then timing.
+
+    `nox -s bench -- --profile` breaks numpygpt's step down per Function; `-- --sweep` also
+    times a sweep of model sizes and writes bench/results/sweep.{csv,png}. pip, not uv, for
+    the local CPU wheel of torch (see `fixtures`).
+    """
+    install_stages(session, "stage05_gpt", TORCH_CPU, "matplotlib>=3.7")
+    session.run("python", str(ROOT / "bench" / "bench.py"), *session.posargs)
+
+
+@nox.session
+def bench_ops(session: nox.Session) -> None:
+    """Forward + backward time of each fused layer op next to its composed version."""
+    install_stages(session, "stage02_layers")
+    session.run("python", str(ROOT / "stage02_layers" / "scripts" / "bench_ops.py"), *session.posargs)
 
 
 # A bare `nox` runs the stage sessions only; the main job and benchmarks are asked for by name.

@@ -26,6 +26,7 @@ from numpygpt.configs import TrainConfig, parse_args
 from numpygpt.models import GPT, GPTConfig
 from numpygpt.optim import AdamW, clip_grad_norm_, configure_weight_decay
 from numpygpt.optim.lr_scheduler import WarmupCosineLR
+from numpygpt.perf import tune_malloc
 from numpygpt.tokenizer import load_tokenizer
 from numpygpt.utils.data import get_batch, load_split, prepare
 
@@ -186,6 +187,7 @@ def train(cfg: TrainConfig, on_step: Callable[[int, float, GPT], None] | None = 
 
 def main(argv: Sequence[str] | None = None) -> int:
     cfg = parse_args(argv)
+    tune_malloc()  # keep freed arrays for the next step (see numpygpt/perf.py)
     try:
         summary = train(cfg)
     except TrainingDiverged as e:

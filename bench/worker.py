@@ -1,0 +1,192 @@
+"""One side of the benchmark, in a process of its own: numpygpt or the PyTorch reference.
+
+    python bench/worker.py numpy|torch CONFIG_JSON
+
+It builds the model and a fixed batch, prints one JSON line ("ready"), then answers
+commands on stdin, one JSON line each:
+    {"cmd": "run", "steps": N}     time N full training steps -> {"ms": [...]}
+    {"cmd": "profile", "steps": N} numpygpt only: per-Function forward/backward time
+    {"cmd": "matmul"}              float32 matmul throughput of this process's BLAS
+    {"cmd": "sample", "tokens": N} time generating N tokens with batch 1
+    {"cmd": "mem"}                 peak resident memory of this process (MB)
+Thread counts are set by the parent through the environment before numpy/torch load.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def reply(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def batch(cfg: dict) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, cfg["vocab_size"], (cfg["batch_size"], cfg["block_size"]))
+    return x, np.roll(x, -1, axis=1)
+
+
+def numpy_side(cfg: dict):
+    import numpygpt.nn as nn
+    from numpygpt.models import GPT, GPTConfig
+    from numpygpt.optim import AdamW, configure_weight_decay
+    from numpygpt.perf import tune_malloc
+
+    tune_malloc()
+    nn.manual_seed(0)
+    model = GPT(GPTConfig(**{k: cfg[k] for k in ("block_size", "vocab_size", "n_layer", "n_head", "n_embd", "gelu")}))
+    opt = AdamW(configure_weight_decay(model.named_parameters(), 0.1), lr=1e-3, betas=(0.9, 0.99))
+    x, y = batch(cfg)
+
+    def step(phases: dict | None = None) -> float:
+        t0 = time.perf_counter()
+        _, loss = model(x, y)
+        t1 = time.perf_counter()
+        loss.backward()
+        t2 = time.perf_counter()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if phases is not None:
+            phases["forward"] += t1 - t0
+            phases["backward"] += t2 - t1
+            phases["optimizer"] += time.perf_counter() - t2
+        return loss.item()
+
+    def sample(n: int) -> None:
+        model.eval()
+        model.generate(x[:1, :1], n, temperature=0.8, top_k=40, seed=0)
+        model.train()
+
+    return model, step, sample
+
+
+def torch_side(cfg: dict, state: dict[str, np.ndarray] | None = None):
+    import torch
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from torch_gpt import TorchGPT, TorchGPTConfig
+
+    torch.manual_seed(0)
+    model = TorchGPT(TorchGPTConfig(**{k: cfg[k] for k in ("block_size", "vocab_size", "n_layer", "n_head", "n_embd", "gelu")}))
+    if state is not None:
+        model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()})
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}], lr=1e-3, betas=(0.9, 0.99))
+    x, y = (torch.from_numpy(a) for a in batch(cfg))
+
+    def step() -> float:
+        _, loss = model(x, y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        return loss.item()
+
+    @torch.no_grad()
+    def sample(n: int) -> None:
+        model.eval()
+        idx = x[:1, :1]
+        g = torch.Generator().manual_seed(0)
+        for _ in range(n):
+            logits, _ = model(idx[:, -cfg["block_size"]:])
+            logits = logits[:, -1, :] / 0.8
+            v, _ = torch.topk(logits, 40)
+            logits[logits < v[:, [-1]]] = -float("inf")
+            idx = torch.cat([idx, torch.multinomial(torch.softmax(logits, -1), 1, generator=g)], dim=1)
+        model.train()
+
+    return model, step, sample
+
+
+def profile(step, steps: int) -> dict:
+    """Time every Function subclass's forward and backward during `steps` training steps."""
+    from numpygpt.autograd import Function
+
+    times: dict[str, float] = defaultdict(float)
+
+    def subclasses(c):
+        for s in c.__subclasses__():
+            yield s
+            yield from subclasses(s)
+
+    originals = {}
+    for cls in set(subclasses(Function)):
+        for kind in ("forward", "backward"):
+            if kind in cls.__dict__:
+                fn = cls.__dict__[kind]
+                originals[(cls, kind)] = fn
+
+                def timed(self, *a, _fn=fn, _key=f"{cls.__name__}.{kind}", **k):
+                    t = time.perf_counter()
+                    r = _fn(self, *a, **k)
+                    times[_key] += time.perf_counter() - t
+                    return r
+
+                setattr(cls, kind, timed)
+    phases: dict[str, float] = defaultdict(float)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step(phases)
+    total = time.perf_counter() - t0
+    for (cls, kind), fn in originals.items():
+        setattr(cls, kind, fn)
+    return {"total_ms": total * 1000 / steps, "ops": {k: v * 1000 / steps for k, v in times.items()},
+            "phases": {k: v * 1000 / steps for k, v in phases.items()}}
+
+
+def matmul_gflops() -> float:
+    n = 2048
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    b = a.copy()
+    a @ b
+    t = time.perf_counter()
+    reps = 5
+    for _ in range(reps):
+        a @ b
+    return 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
+
+
+def main() -> None:
+    side, cfg = sys.argv[1], json.loads(sys.argv[2])
+    if side == "numpy":
+        model, step, sample = numpy_side(cfg)
+    else:
+        state = dict(np.load(cfg["state_path"])) if cfg.get("state_path") else None
+        model, step, sample = torch_side(cfg, state)
+    reply({"ready": True})
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        if cmd["cmd"] == "run":
+            ms = []
+            for _ in range(cmd["steps"]):
+                t = time.perf_counter()
+                step()
+                ms.append((time.perf_counter() - t) * 1000)
+            reply({"ms": ms})
+        elif cmd["cmd"] == "profile":
+            reply(profile(step, cmd["steps"]))
+        elif cmd["cmd"] == "matmul":
+            reply({"gflops": matmul_gflops()})
+        elif cmd["cmd"] == "sample":
+            t = time.perf_counter()
+            sample(cmd["tokens"])
+            reply({"seconds": time.perf_counter() - t})
+        elif cmd["cmd"] == "mem":
+            reply({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+        elif cmd["cmd"] == "quit":
+            break
+
+
+if __name__ == "__main__":
+    main()
