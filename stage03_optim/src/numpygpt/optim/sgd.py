@@ -1,0 +1,91 @@
+"""SGD: stochastic gradient descent, with momentum, dampening, Nesterov and weight decay."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .optimizer import Optimizer, ParamsT
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent, optionally with momentum (PyTorch: torch.optim.SGD).
+
+    For each parameter θ with gradient g at step t (μ momentum, τ dampening, λ weight decay):
+
+        g ← g + λ θ                            weight decay as an L2 penalty: d/dθ (λ/2)‖θ‖²
+        b_t ← g                    at t = 1    the buffer starts at the first gradient
+        b_t ← μ b_{t-1} + (1 − τ) g  after
+        g ← g + μ b_t              Nesterov    (look ahead along the buffer)
+        g ← b_t                    otherwise
+        θ ← θ − lr g
+
+    NOTE: this is PyTorch's form, which differs from Sutskever et al. (v ← μ v + lr g;
+    θ ← θ − v) in where lr enters, and which starts the buffer at the gradient instead of at
+    zeros: with momentum 0.9 the first step is a full lr·g step, not 0.1·lr·g.
+
+    Args:
+        params: parameters or parameter groups to optimize (see Optimizer).
+        lr: learning rate (default: 1e-3).
+        momentum: momentum factor μ (default: 0).
+        dampening: dampening τ of the gradient added to the buffer (default: 0).
+        weight_decay: L2 penalty λ (default: 0).
+        nesterov: use Nesterov momentum; needs momentum > 0 and dampening 0 (default: False).
+
+    Sutskever, Martens, Dahl, Hinton, "On the importance of initialization and momentum in deep
+    learning", ICML 2013.
+    """
+
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+    ) -> None:
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "weight_decay": weight_decay,
+            "nesterov": nesterov,
+        }
+        super().__init__(params, defaults)
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One update of every parameter whose grad is not None; returns closure()'s loss."""
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            # Python floats: NumPy then computes in the parameter's dtype (float32 stays float32).
+            lr = float(group["lr"])
+            momentum = float(group["momentum"])
+            dampening = float(group["dampening"])
+            weight_decay = float(group["weight_decay"])
+            nesterov = bool(group["nesterov"])
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                d_p = p.grad.data  # never modified: a new array wherever it changes
+                if weight_decay != 0:
+                    d_p = d_p + weight_decay * p.data  # g + λθ
+                if momentum != 0:
+                    state = self.state.setdefault(p, {})
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        buf = state["momentum_buffer"] = d_p.copy()  # b_1 = g
+                    else:
+                        buf *= momentum  # b_t = μ b_{t-1} + (1 − τ) g
+                        buf += d_p if dampening == 0 else (1 - dampening) * d_p
+                    d_p = d_p + momentum * buf if nesterov else buf
+                p.data -= lr * d_p  # θ ← θ − lr g, in place: p.data stays the same array
+        return loss
