@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Iterator, Mapping
 
-from .module import Module
+from .module import Module, indent
 
 
 class Sequential(Module):
@@ -50,6 +50,22 @@ class ModuleList(Module):
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
+
+    def __repr__(self) -> str:
+        """As PyTorch: a run of modules that print alike is one line, `(0-3): 4 x Block(...)`."""
+        if not self._modules:
+            return "ModuleList()"
+        runs: list[list] = []  # [first index, last index, repr]
+        for i, m in enumerate(self._modules.values()):
+            r = repr(m)
+            if runs and runs[-1][2] == r:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, r])
+        lines = [
+            f"({a}): {indent(r)}" if a == b else f"({a}-{b}): {b - a + 1} x {indent(r)}" for a, b, r in runs
+        ]
+        return "ModuleList(\n  " + "\n  ".join(lines) + "\n)"
 
 
 class ModuleDict(Module):

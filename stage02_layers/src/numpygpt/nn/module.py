@@ -195,11 +195,15 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
-        lines = []
-        for name, m in self._modules.items():
-            child = repr(m).replace("\n", "\n  ")
-            lines.append(f"({name}): {child}")
-        head = f"{type(self).__name__}({self.extra_repr()}"
-        if not lines:
-            return head + ")"
-        return head + "\n  " + "\n  ".join(lines) + "\n)"
+        extra = self.extra_repr()
+        children = [f"({name}): {indent(repr(m))}" for name, m in self._modules.items() if m is not None]
+        if not children:
+            return f"{type(self).__name__}({extra})"
+        # As PyTorch: with children, the extra text gets a line of its own above them.
+        lines = ([extra] if extra else []) + children
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+def indent(text: str, spaces: int = 2) -> str:
+    """Indent every line of `text` but the first, so it nests inside a parent's repr."""
+    return text.replace("\n", "\n" + " " * spaces)

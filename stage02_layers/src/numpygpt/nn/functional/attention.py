@@ -114,12 +114,15 @@ def scaled_dot_product_attention(
         bias = causal_bias(L, S, dt.str)
     elif attn_mask is not None:
         m = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+        scores = (*query.shape[:-2], L, S)
         try:
-            np.broadcast_shapes(m.shape, (*query.shape[:-2], L, S))
+            fits = np.broadcast_shapes(m.shape, scores) == scores  # NOTE: the mask must not add dimensions
         except ValueError:
+            fits = False
+        if not fits:
             raise ValueError(
-                f"scaled_dot_product_attention: attn_mask of shape {m.shape} does not broadcast to the scores {(*query.shape[:-2], L, S)}"
-            ) from None
+                f"scaled_dot_product_attention: attn_mask of shape {m.shape} does not broadcast to the scores {scores}"
+            )
         bias = np.where(m, 0.0, -np.inf).astype(dt) if m.dtype == np.bool_ else m.astype(dt)
     scale = 1.0 / math.sqrt(E) if scale is None else scale
     drop = dropout_mask((*query.shape[:-2], L, S), dropout_p, dt, generator) if dropout_p > 0 else None

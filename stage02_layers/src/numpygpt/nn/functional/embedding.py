@@ -17,6 +17,8 @@ def scatter_add_rows(ids: np.ndarray, rows: np.ndarray, num_rows: int) -> np.nda
     np.add.reduceat then sums each run of equal ids in one vectorised pass.
     """
     out = np.zeros((num_rows, rows.shape[-1]), dtype=rows.dtype)
+    if ids.size == 0:  # reduceat cannot take an empty array: no id picked, no gradient
+        return out
     order = np.argsort(ids, kind="stable")
     sorted_ids = ids[order]
     starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])

@@ -1,0 +1,176 @@
+"""The messages a learner sees when a layer or op is misused: each names the layer or op and
+the offending shapes or values, so the mistake can be found without a debugger.
+
+Select with `nox -s stage02 -- -m errors`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import numpygpt.nn as nn
+import numpygpt.nn.functional as F
+from numpygpt.autograd import Tensor
+
+pytestmark = pytest.mark.errors
+
+
+def t(*shape: int) -> Tensor:
+    return Tensor(np.zeros(shape, dtype=np.float32))
+
+
+# ----- Linear -------------------------------------------------------------------------------
+@pytest.mark.linear
+def test_linear_layer_wrong_feature_size() -> None:
+    with pytest.raises(ValueError, match=r"Linear\(4, 3\): input of shape \(2, 5\) should end in 4 features, got 5"):
+        nn.Linear(4, 3)(t(2, 5))
+
+
+@pytest.mark.linear
+def test_linear_layer_integer_input() -> None:
+    ids = Tensor(np.zeros((2, 4), dtype=np.int64))
+    with pytest.raises(TypeError, match=r"Linear\(4, 3\): input must be floating point, got dtype int64.*Embedding"):
+        nn.Linear(4, 3)(ids)
+
+
+@pytest.mark.linear
+def test_functional_linear_errors() -> None:
+    msg = r"linear: input has 5 features .* \(shape \(2, 5\)\), but the weight \(3, 4\) expects 4"
+    with pytest.raises(ValueError, match=msg):
+        F.linear(t(2, 5), t(3, 4))
+    with pytest.raises(ValueError, match=r"linear: bias shape \(4,\) should be \(3,\)"):
+        F.linear(t(2, 4), t(3, 4), t(4))
+    with pytest.raises(ValueError, match=r"linear: weight must be 2-D .* got shape \(4,\)"):
+        F.linear(t(2, 4), t(4))
+    with pytest.raises(TypeError, match=r"linear: input must be a floating point tensor, got dtype int64 \(shape \(2, 4\)\)"):
+        F.linear(Tensor(np.zeros((2, 4), dtype=np.int64)), t(3, 4))
+    with pytest.raises(TypeError, match="linear: weight must be a Tensor, got ndarray"):
+        F.linear(t(2, 4), np.zeros((3, 4)))
+
+
+# ----- Embedding ------------------------------------------------------------------------------
+@pytest.mark.embedding
+@pytest.mark.parametrize("bad", [7, -1])
+def test_embedding_index_out_of_range(bad: int) -> None:
+    msg = rf"embedding: index {bad} is out of range for an embedding with 7 rows \(valid ids are 0..6\)"
+    with pytest.raises(IndexError, match=msg):
+        nn.Embedding(7, 3)(np.array([[0, bad, 2]]))
+
+
+@pytest.mark.embedding
+def test_embedding_float_ids() -> None:
+    with pytest.raises(TypeError, match=r"embedding: ids must be integers, got dtype float32 \(shape \(2, 3\)\)"):
+        nn.Embedding(7, 3)(t(2, 3))
+
+
+# ----- LayerNorm ------------------------------------------------------------------------------
+@pytest.mark.layer_norm
+def test_layer_norm_shape_errors() -> None:
+    with pytest.raises(ValueError, match=r"layer_norm: input of shape \(2, 5\) does not end in normalized_shape \(4,\)"):
+        nn.LayerNorm(4)(t(2, 5))
+    with pytest.raises(ValueError, match=r"layer_norm: weight has shape \(5,\), expected \(4,\)"):
+        F.layer_norm(t(2, 4), 4, weight=t(5))
+
+
+# ----- activations and softmax ----------------------------------------------------------------
+@pytest.mark.activations
+def test_gelu_bad_approximate() -> None:
+    with pytest.raises(ValueError, match="gelu: approximate must be 'none' or 'tanh', got 'erf'"):
+        F.gelu(t(2), "erf")
+    with pytest.raises(ValueError, match="GELU: approximate must be 'none' or 'tanh', got 'fast'"):
+        nn.GELU(approximate="fast")
+
+
+@pytest.mark.softmax
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax_bad_dim(op: str) -> None:
+    with pytest.raises(IndexError, match=rf"{op}: dim 2 is out of range for a tensor of shape \(3, 4\)"):
+        getattr(F, op)(t(3, 4), 2)
+
+
+# ----- cross_entropy --------------------------------------------------------------------------
+@pytest.mark.cross_entropy
+def test_cross_entropy_target_wrong_shape() -> None:
+    msg = r"cross_entropy: target shape \(3,\) does not fit input shape \(4, 5\): expected target \(4,\)"
+    with pytest.raises(ValueError, match=msg):
+        F.cross_entropy(t(4, 5), np.zeros(3, dtype=np.int64))
+
+
+@pytest.mark.cross_entropy
+def test_cross_entropy_unflattened_gpt_logits_get_a_hint() -> None:
+    with pytest.raises(ValueError, match=r"target shape \(2, 8\) does not fit input shape \(2, 8, 65\).*flatten to \(B\*T, V\)"):
+        F.cross_entropy(t(2, 8, 65), np.zeros((2, 8), dtype=np.int64))
+
+
+@pytest.mark.cross_entropy
+@pytest.mark.parametrize("bad", [5, -2])
+def test_cross_entropy_target_out_of_range(bad: int) -> None:
+    msg = rf"cross_entropy: target {bad} is out of range for 5 classes \(valid 0..4, or ignore_index=-100\)"
+    with pytest.raises(IndexError, match=msg):
+        F.cross_entropy(t(3, 5), np.array([0, bad, 1]))
+
+
+@pytest.mark.cross_entropy
+def test_cross_entropy_bad_reduction_and_float_targets() -> None:
+    with pytest.raises(ValueError, match="cross_entropy: reduction must be 'mean', 'sum' or 'none', got 'avg'"):
+        F.cross_entropy(t(3, 5), np.array([0, 1, 2]), reduction="avg")
+    with pytest.raises(TypeError, match="cross_entropy: target must hold integer class indices, got dtype float32"):
+        F.cross_entropy(t(3, 5), t(3))
+
+
+# ----- dropout ----------------------------------------------------------------------------------
+@pytest.mark.dropout
+@pytest.mark.parametrize("p", [-0.1, 1.5])
+def test_dropout_bad_p(p: float) -> None:
+    with pytest.raises(ValueError, match=f"dropout probability has to be between 0 and 1, but got {p}"):
+        F.dropout(t(3), p)
+    with pytest.raises(ValueError, match=f"dropout probability has to be between 0 and 1, but got {p}"):
+        nn.Dropout(p)
+
+
+# ----- scaled_dot_product_attention -------------------------------------------------------------
+SDPA_SHAPE_ERRORS = {
+    "head_dim": ((2, 4, 5, 8), (2, 4, 5, 6), (2, 4, 5, 8)),
+    "kv_length": ((2, 4, 5, 8), (2, 4, 5, 8), (2, 4, 6, 8)),
+    "batch": ((2, 4, 5, 8), (3, 4, 5, 8), (3, 4, 5, 8)),
+}
+
+
+@pytest.mark.attention
+@pytest.mark.parametrize("case", sorted(SDPA_SHAPE_ERRORS))
+def test_sdpa_shape_mismatch(case: str) -> None:
+    q, k, v = SDPA_SHAPE_ERRORS[case]
+    expected = (
+        rf"scaled_dot_product_attention: shapes do not fit: query \({q[0]}, 4, 5, 8\) \(..., L, E\), "
+        rf"key \({k[0]}, 4, 5, {k[3]}\)"
+    )
+    with pytest.raises(ValueError, match=expected):
+        F.scaled_dot_product_attention(t(*q), t(*k), t(*v))
+
+
+@pytest.mark.attention
+def test_sdpa_rank_mismatch() -> None:
+    with pytest.raises(ValueError, match=r"need the same number \(>= 2\) of dimensions, got \(4, 5, 8\), \(2, 4, 5, 8\)"):
+        F.scaled_dot_product_attention(t(4, 5, 8), t(2, 4, 5, 8), t(2, 4, 5, 8))
+
+
+@pytest.mark.attention
+def test_sdpa_mask_does_not_broadcast() -> None:
+    with pytest.raises(ValueError, match=r"attn_mask of shape \(4, 4\) does not broadcast to the scores \(2, 3, 5, 5\)"):
+        F.scaled_dot_product_attention(t(2, 3, 5, 8), t(2, 3, 5, 8), t(2, 3, 5, 8), attn_mask=np.ones((4, 4), bool))
+    with pytest.raises(ValueError, match=r"attn_mask of shape \(3, 2, 5, 5\) does not broadcast to the scores \(2, 5, 5\)"):
+        F.scaled_dot_product_attention(t(2, 5, 8), t(2, 5, 8), t(2, 5, 8), attn_mask=np.ones((3, 2, 5, 5), bool))
+
+
+@pytest.mark.attention
+def test_sdpa_causal_with_mask() -> None:
+    with pytest.raises(ValueError, match="scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both"):
+        F.scaled_dot_product_attention(t(1, 2, 4), t(1, 2, 4), t(1, 2, 4), attn_mask=np.ones((2, 2), bool), is_causal=True)
+
+
+@pytest.mark.attention
+@pytest.mark.parametrize("p", [-0.5, 1.0])
+def test_sdpa_bad_dropout_p(p: float) -> None:
+    with pytest.raises(ValueError, match=rf"scaled_dot_product_attention: dropout_p must be in \[0, 1\), got {p}"):
+        F.scaled_dot_product_attention(t(1, 2, 4), t(1, 2, 4), t(1, 2, 4), dropout_p=p)
