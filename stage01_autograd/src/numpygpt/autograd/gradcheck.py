@@ -50,15 +50,16 @@ def numerical_vjp(
             result.append(None)
             continue
         g = np.zeros(x.shape, dtype=np.float64)
-        flat, gflat = x.data.reshape(-1), g.reshape(-1)  # views: writing flat writes x.data
-        for j in range(flat.size):
-            orig = flat[j]
-            flat[j] = orig + eps
+        # NOTE: index x.data itself: x.data.reshape(-1) would be a copy for a non-contiguous
+        # array (a transpose), and nudging the copy would leave x unchanged.
+        for j in np.ndindex(x.shape):
+            orig = x.data[j]
+            x.data[j] = orig + eps
             f_plus = objective()
-            flat[j] = orig - eps
+            x.data[j] = orig - eps
             f_minus = objective()
-            flat[j] = orig
-            gflat[j] = (f_plus - f_minus) / (2 * eps)
+            x.data[j] = orig
+            g[j] = (f_plus - f_minus) / (2 * eps)
         result.append(g)
     return result
 

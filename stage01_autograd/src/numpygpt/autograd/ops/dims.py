@@ -19,7 +19,8 @@ def normalize_dims(dim: int | Sequence[int] | None, ndim: int, op: str) -> tuple
     """None (all dimensions) or a sorted tuple of distinct non-negative axes."""
     if dim is None:
         return None
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    # NOTE: anything but a sequence is one dim, so `sum(1.0)` gets normalize_dim's message.
+    dims = tuple(dim) if isinstance(dim, Sequence) else (dim,)
     out = tuple(sorted(normalize_dim(d, ndim, op) for d in dims))
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: dim {dim} repeats a dimension")

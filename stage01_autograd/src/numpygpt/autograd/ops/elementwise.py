@@ -167,7 +167,9 @@ class Sigmoid(Function):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         # NOTE: written with tanh, sigmoid never overflows: 1/(1+exp(-x)) = (1 + tanh(x/2)) / 2.
-        return (np.tanh(x * np.asarray(0.5, x.dtype)) + 1) * np.asarray(0.5, x.dtype)
+        # An integer tensor gives float64, as np.exp would (0.5 cast to an int would be 0).
+        half = np.asarray(0.5, x.dtype if x.dtype.kind == "f" else np.float64)
+        return (np.tanh(x * half) + 1) * half
 
     def backward(self, gy: Tensor) -> Tensor:
         y = self.output()

@@ -35,8 +35,11 @@ class MatMul(Function):
 
 def matmul(a: Any, b: Any) -> Tensor:
     """a @ b. 1-D operands are treated as a row (left) or column (right) vector, as in NumPy."""
-    a = a if isinstance(a, Tensor) else Tensor(a)
-    b = b if isinstance(b, Tensor) else Tensor(b)
+    try:
+        a = a if isinstance(a, Tensor) else Tensor(a)
+        b = b if isinstance(b, Tensor) else Tensor(b)
+    except (ValueError, TypeError) as e:
+        raise type(e)(f"matmul: {e}") from e
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
     if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
