@@ -145,6 +145,21 @@ def profile(step, steps: int) -> dict:
             "phases": {k: v * 1000 / steps for k, v in phases.items()}}
 
 
+def peak_memory_mb() -> float:
+    """This process's peak resident memory.
+
+    NOTE: VmHWM from /proc, not getrusage's ru_maxrss: on Linux ru_maxrss survives exec, so a
+    worker started by a parent that had imported torch would report the parent's peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def matmul_gflops() -> float:
     n = 2048
     a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
@@ -183,7 +198,7 @@ def main() -> None:
             sample(cmd["tokens"])
             reply({"seconds": time.perf_counter() - t})
         elif cmd["cmd"] == "mem":
-            reply({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+            reply({"peak_mb": peak_memory_mb()})
         elif cmd["cmd"] == "quit":
             break
 

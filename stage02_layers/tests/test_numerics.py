@@ -170,3 +170,19 @@ def test_every_layer_keeps_the_dtype(dtype: type) -> None:
     assert y.dtype == dtype
     y.backward(Tensor(np.random.default_rng(1).standard_normal(y.shape).astype(dtype)))
     assert x.grad.dtype == dtype and all(p.grad.dtype == dtype for p in model.parameters())
+
+
+@pytest.mark.attention
+@pytest.mark.parametrize("is_causal", [True, False])
+def test_attention_softmax_survives_scores_far_above_key_zero(is_causal: bool) -> None:
+    """The softmax shifts each row by its key-0 score; a score 200 above it would overflow exp,
+    so the per-row max shift must take over and give the exact softmax."""
+    q = np.zeros((1, 1, 3, 2), dtype=np.float32)
+    q[..., 0] = 1.0
+    k = np.zeros((1, 1, 3, 2), dtype=np.float32)
+    k[0, 0, 1, 0] = 200.0  # key 1 scores 200 / sqrt(2) above key 0 for every query
+    v = np.arange(6, dtype=np.float32).reshape(1, 1, 3, 2)
+    y = F.scaled_dot_product_attention(Tensor(q), Tensor(k), Tensor(v), is_causal=is_causal).data
+    assert np.isfinite(y).all()
+    np.testing.assert_allclose(y[0, 0, 1:], np.broadcast_to(v[0, 0, 1], (2, 2)), atol=1e-6)  # all weight on key 1
+    np.testing.assert_allclose(y[0, 0, 0], v[0, 0, 0] if is_causal else v[0, 0, 1], atol=1e-6)

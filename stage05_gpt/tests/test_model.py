@@ -156,3 +156,31 @@ def test_flops_per_token_follows_the_6n_rule() -> None:
     model = tiny_gpt()
     n = model.num_parameters() - 8 * 16
     assert model.flops_per_token() == 6 * n + 12 * 2 * 16 * 8
+
+
+@pytest.mark.gradients
+def test_split_and_merge_heads_equal_the_reshape_permute_chain() -> None:
+    from numpygpt.autograd import Tensor
+    from numpygpt.models.heads import merge_heads, split_heads
+
+    rng = np.random.default_rng(0)
+    B, T, nh, hs = 2, 5, 3, 4
+    x = Tensor(rng.standard_normal((B, T, 3 * nh * hs)), requires_grad=True)
+    gys = [rng.standard_normal((B, nh, T, hs)) for _ in range(3)]
+    chain = x.reshape(B, T, 3, nh, hs).permute(2, 0, 3, 1, 4)
+    ref = [chain[0], chain[1], chain[2]]
+    fused = split_heads(x, nh)
+    for r, f in zip(ref, fused):
+        np.testing.assert_array_equal(r.data, f.data)
+        assert f.data.flags.c_contiguous
+    sum((r * g).sum() for r, g in zip(ref, gys)).backward()
+    ref_grad, x.grad = x.grad.data.copy(), None
+    sum((f * g).sum() for f, g in zip(fused, gys)).backward()
+    np.testing.assert_array_equal(x.grad.data, ref_grad)
+    assert gradcheck(lambda x: split_heads(x, nh), x)
+
+    y = Tensor(rng.standard_normal((B, nh, T, hs)), requires_grad=True)
+    np.testing.assert_array_equal(merge_heads(y).data, y.transpose(1, 2).reshape(B, T, nh * hs).data)
+    assert gradcheck(merge_heads, y)
+    with pytest.raises(ValueError, match="split_heads: expected"):
+        split_heads(Tensor(np.zeros((2, 5, 10))), 3)

@@ -18,6 +18,8 @@ import numpygpt.nn.functional as F
 from numpygpt.autograd import Tensor, no_grad
 from numpygpt.nn import init
 
+from .heads import merge_heads, split_heads
+
 
 @dataclass
 class GPTConfig:
@@ -53,15 +55,12 @@ class CausalSelfAttention(nn.Module):
         self.n_head, self.dropout = config.n_head, config.dropout
 
     def forward(self, x: Tensor) -> Tensor:
-        B, T, C = x.shape
-        nh, hs = self.n_head, C // self.n_head
-        qkv = self.c_attn(x)  # (B, T, 3C)
-        qkv = qkv.reshape(B, T, 3, nh, hs).permute(2, 0, 3, 1, 4)  # (3, B, nh, T, hs)
-        q, k, v = qkv[0], qkv[1], qkv[2]  # each (B, nh, T, hs)
+        # x: (B, T, C); nh = n_head heads of size hs = C / nh
+        q, k, v = split_heads(self.c_attn(x), self.n_head)  # (B, T, 3C) -> 3 x (B, nh, T, hs)
         y = F.scaled_dot_product_attention(
             q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0
         )  # (B, nh, T, hs)
-        y = y.transpose(1, 2).reshape(B, T, C)  # heads side by side again: (B, T, C)
+        y = merge_heads(y)  # heads side by side again: (B, T, C)
         return self.resid_dropout(self.c_proj(y))
 
 

@@ -20,6 +20,11 @@ def row_mean(x2: np.ndarray) -> np.ndarray:
     return x2 @ np.full(x2.shape[1], 1.0 / x2.shape[1], dtype=x2.dtype)
 
 
+def col_sums(x2: np.ndarray) -> np.ndarray:
+    """The sum of each column of a 2-D array, (N, D) -> (D,): a vector of ones times x2, in BLAS."""
+    return np.ones(x2.shape[0], dtype=x2.dtype) @ x2
+
+
 class LayerNorm(Function):
     """y = (x - mean) / sqrt(var + eps) * w + b, statistics over the last D numbers of each row.
 
@@ -52,18 +57,22 @@ class LayerNorm(Function):
     @once_differentiable
     def backward(self, gy: np.ndarray) -> tuple[np.ndarray | None, ...]:
         xhat, rstd = self.xhat, self.rstd
-        gy2 = gy.reshape(xhat.shape)
-        has_w = self.has_weight
-        weight = self.inputs[1].data.reshape(-1) if has_w else None
-        g = gy2 * weight if has_w else gy2
-        gx = g - row_mean(g)[:, None]
-        gx -= xhat * row_mean(g * xhat)[:, None]
+        gy2 = gy.reshape(xhat.shape)  # (N, D)
+        w = self.inputs[1].data.reshape(-1) if self.has_weight else np.ones(xhat.shape[1], dtype=gy.dtype)
+        gyx = gy2 * xhat  # (N, D); its column sums are gw
+        # NOTE: mean_row(g) and mean_row(g * xhat) with g = gy * w are matrix-vector products
+        # with the vector w / D: the weighting by w comes free inside BLAS.
+        w_over_d = w / np.asarray(xhat.shape[1], dtype=w.dtype)
+        m1, m2 = gy2 @ w_over_d, gyx @ w_over_d  # (N,) each
+        gx = gy2 * w
+        gx -= m1[:, None]
+        gx -= xhat * m2[:, None]
         gx *= rstd[:, None]
         grads: list[np.ndarray | None] = [gx.reshape(self.inputs[0].shape)]
-        if has_w:
-            grads.append((gy2 * xhat).sum(axis=0).reshape(self.inputs[1].shape))
+        if self.has_weight:
+            grads.append(col_sums(gyx).reshape(self.inputs[1].shape))
         if self.has_bias:
-            grads.append(gy2.sum(axis=0).reshape(self.inputs[-1].shape))
+            grads.append(col_sums(gy2).reshape(self.inputs[-1].shape))
         return tuple(grads)
 
 

@@ -7,6 +7,7 @@ import numpy as np
 from numpygpt.autograd import Function, Tensor, once_differentiable
 
 from ._checks import check_float, check_tensor
+from .layer_norm import col_sums
 
 
 class Linear(Function):
@@ -35,7 +36,7 @@ class Linear(Function):
         gw = gy2.T @ self.x2 if needs[1] else None
         if len(self.inputs) == 2:
             return gx, gw
-        gb = gy2.sum(axis=0) if needs[2] else None
+        gb = col_sums(gy2) if needs[2] else None
         return gx, gw, gb
 
 
