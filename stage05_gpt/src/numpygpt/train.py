@@ -128,7 +128,7 @@ def train(cfg: TrainConfig, on_step: Callable[[int, float, GPT], None] | None = 
     if new_file:
         metrics.writerow(["iter", "loss", "lr", "ms_per_iter", "tokens_per_s", "train_loss", "val_loss"])
     losses = {"train": math.nan, "val": math.nan}
-    t_start, t_last, it_last = time.perf_counter(), time.perf_counter(), it
+    t_start, step_seconds, it_last = time.perf_counter(), 0.0, it  # step_seconds: since the last log line
     try:
         while True:
             if it % cfg.eval_interval == 0 or it == cfg.max_iters:
@@ -145,6 +145,7 @@ def train(cfg: TrainConfig, on_step: Callable[[int, float, GPT], None] | None = 
             if it >= cfg.max_iters:
                 break
 
+            t0 = time.perf_counter()
             x, y = get_batch(splits["train"], cfg.batch_size, cfg.block_size, rng)  # (B, T) each
             _, loss = model(x, y)
             loss_value = loss.item()
@@ -161,17 +162,17 @@ def train(cfg: TrainConfig, on_step: Callable[[int, float, GPT], None] | None = 
             optimizer.zero_grad(set_to_none=True)
             scheduler.step()
             it += 1
+            step_seconds += time.perf_counter() - t0
             if on_step is not None:
                 on_step(it, loss_value, model)
 
             if it % cfg.log_interval == 0 or it == cfg.max_iters:
-                now = time.perf_counter()
-                ms = (now - t_last) * 1000 / (it - it_last)
+                ms = step_seconds * 1000 / (it - it_last)  # training steps only, evaluations excluded
                 eta = (cfg.max_iters - it) * ms / 1000
                 print(f"iter {it}: loss {loss_value:.4f}, lr {lr:.2e}, {ms:.1f} ms/iter, "
                       f"{tokens_per_iter * 1000 / ms:,.0f} tokens/s, ETA {int(eta // 60)}m{int(eta % 60):02d}s", flush=True)
                 metrics.writerow([it, f"{loss_value:.6f}", f"{lr:.6g}", f"{ms:.2f}", f"{tokens_per_iter * 1000 / ms:.0f}", "", ""])
-                t_last, it_last = now, it
+                step_seconds, it_last = 0.0, it
             if stop.requested:
                 save_checkpoint(last_path, checkpoint_state(cfg, model, optimizer, scheduler, tokenizer, rng, it, best_val))
                 print(f"saved {last_path} at iteration {it}; continue with --resume", flush=True)
