@@ -64,8 +64,11 @@ def numpy_side(cfg: dict):
         return loss.item()
 
     def sample(n: int) -> None:
+        from numpygpt.perf import blas_threads
+
         model.eval()
-        model.generate(x[:1, :1], n, temperature=0.8, top_k=40, seed=0)
+        with blas_threads(1):  # as numpygpt.sample does
+            model.generate(x[:1, :1], n, temperature=0.8, top_k=40, seed=0)
         model.train()
 
     return model, step, sample

@@ -5,9 +5,11 @@ Only the training script and the benchmark call these; importing numpygpt change
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import sys
+from typing import Any, Iterator
 
 _M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers (malloc.h)
 _M_MMAP_THRESHOLD = -3
@@ -34,3 +36,54 @@ def tune_malloc(mmap_threshold: int = 32 * 2**20, trim_threshold: int = 512 * 2*
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(_M_MMAP_THRESHOLD, mmap_threshold)) and bool(mallopt(_M_TRIM_THRESHOLD, trim_threshold))
+
+
+def _openblas() -> tuple[Any, Any] | None:
+    """(set_num_threads, get_num_threads) of the OpenBLAS that NumPy loaded, or None.
+
+    NumPy's wheels bundle OpenBLAS under a prefixed name (scipy_openblas); other builds
+    export plain openblas_* names. Anything else (MKL, Accelerate) is left alone.
+    """
+    try:
+        with open("/proc/self/maps") as f:
+            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line})
+    except OSError:
+        return None
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix in ("scipy_openblas", "openblas"):
+            for suffix in ("64_", "_64_", ""):
+                try:
+                    setter = getattr(lib, f"{prefix}_set_num_threads{suffix}")
+                    getter = getattr(lib, f"{prefix}_get_num_threads{suffix}")
+                except AttributeError:
+                    continue
+                setter.argtypes, getter.restype = [ctypes.c_int], ctypes.c_int
+                return setter, getter
+    return None
+
+
+@contextlib.contextmanager
+def blas_threads(n: int) -> Iterator[None]:
+    """Run the block with OpenBLAS limited to n threads (no-op if NumPy's BLAS is not OpenBLAS).
+
+    Sampling multiplies tiny matrices (one sequence of at most block_size tokens): waking
+    and synchronising a second BLAS thread for each of them costs more than it saves, so
+    generation runs about 2x faster on one thread. Training's (768, 128) products want both.
+    """
+    import numpy  # noqa: F401  (OpenBLAS is loaded with NumPy)
+
+    blas = _openblas()
+    if blas is None:
+        yield
+        return
+    setter, getter = blas
+    before = getter()
+    setter(n)
+    try:
+        yield
+    finally:
+        setter(before)

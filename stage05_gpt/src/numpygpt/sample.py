@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import Any, Sequence, TextIO
 
 import numpy as np
 
 from numpygpt.checkpoint import CheckpointError, load_checkpoint
 from numpygpt.models import GPT, GPTConfig
+from numpygpt.perf import blas_threads
 from numpygpt.tokenizer import tokenizer_from_dict
 
 
@@ -48,7 +49,16 @@ def sample_from_checkpoint(
     model, tokenizer = load_model(path)
     ids = np.asarray(tokenizer.encode(prompt), dtype=np.int64)[None, :]  # (1, T)
     out.write(prompt)
-    pieces = [prompt]
+    with blas_threads(1):  # tiny matrices: one BLAS thread is faster (see numpygpt/perf.py)
+        text = _stream_text(model, tokenizer, ids, max_new_tokens, temperature, top_k, seed, out)
+    out.write("\n")
+    return prompt + text
+
+
+def _stream_text(model: GPT, tokenizer: Any, ids: np.ndarray, max_new_tokens: int, temperature: float,
+                 top_k: int | None, seed: int | None, out: TextIO) -> str:
+    """Write decoded text to `out` as tokens arrive, and return it all."""
+    pieces: list[str] = []
     pending: list[int] = []
     for nxt in model.stream(ids, max_new_tokens, temperature=temperature, top_k=top_k, seed=seed):
         pending.append(int(nxt[0]))
@@ -59,10 +69,8 @@ def sample_from_checkpoint(
             pieces.append(text)
             pending = []
     if pending:
-        text = tokenizer.decode(pending)
-        out.write(text)
-        pieces.append(text)
-    out.write("\n")
+        pieces.append(tokenizer.decode(pending))
+        out.write(pieces[-1])
     return "".join(pieces)
 
 
