@@ -223,6 +223,12 @@ def sweep(base: dict, args: argparse.Namespace, out: Path) -> None:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
+    for p in ("n_embd", "block_size", "batch_size"):
+        rs = [r for r in rows if r["param"] == p]
+        per = [r["numpy_ms"] / r["gflop_per_step"] for r in rs]
+        print(f"numpygpt ms per GFLOP as {p} grows {rs[0]['value']} -> {rs[-1]['value']}: "
+              + " -> ".join(f"{x:.1f}" for x in per)
+              + (" (time grows no faster than FLOPs)" if per[-1] <= per[0] * 1.05 else " (time grows FASTER than FLOPs)"))
     plot_sweep(rows, out / "sweep.png")
     print(f"wrote {out / 'sweep.csv'} and {out / 'sweep.png'}")
 
