@@ -1,8 +1,14 @@
 """The learner's entry point: one nox session per stage, plus the main job.
 
-    nox                  run every stage's tests, each in a fresh environment
+    nox                  run every stage's tests, each in a fresh environment, then the mutant check
     nox -s stage03       a fresh environment holding stages 01-03 only; run stage03's tests
     nox -s stage03 -- -k adamw    arguments after `--` reach pytest
+
+The learner's loop (see tools/workspace.py):
+
+    nox -s workspace -- stage02              workspaces/stage02_layers: the stage with its exercises left to write
+    nox -s stage02 -- --workspace -m ex2_3   stage02's tests against that workspace (earlier stages: the reference)
+    nox -s mutants                           prove the tests catch the classic mistakes (tools/mutants.py)
 
 Each stage environment installs that stage and the stages before it from the local
 folders (editable, in one install call) and nothing later, so a stage can never lean on
@@ -13,6 +19,7 @@ nox falls back to virtualenv + pip.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import nox
@@ -40,14 +47,30 @@ def existing_stages() -> list[str]:
     return [s for s in STAGES if (ROOT / s / "pyproject.toml").exists()]
 
 
-def install_stages(session: nox.Session, upto: str, *extra: str) -> None:
-    """Install stages 01..`upto` editable from their folders, plus `extra`, in one call."""
+def install_stages(session: nox.Session, upto: str, *extra: str, last_from: Path | None = None) -> None:
+    """Install stages 01..`upto` editable from their folders, plus `extra`, in one call.
+
+    `last_from` installs stage `upto` from that folder instead (a learner's workspace).
+    """
     stages = existing_stages()
     wanted = stages[: stages.index(upto) + 1]
     args: list[str] = []
     for folder in wanted:
-        args += ["-e", str(ROOT / folder)]
+        source = last_from if (folder == upto and last_from is not None) else ROOT / folder
+        args += ["-e", str(source)]
+    if session.venv_backend == "uv":
+        # NOTE: the environment is reused between runs with and without --workspace; make uv
+        # reinstall the local stages so that the folder asked for this time is the one imported.
+        args += [f"--reinstall-package={_dist_name(ROOT / f)}" for f in wanted]
     session.install(*args, *extra)
+
+
+def _dist_name(folder: Path) -> str:
+    """The distribution name in a stage's pyproject.toml (numpygpt-stage02-layers)."""
+    for line in (folder / "pyproject.toml").read_text(encoding="utf-8").splitlines():
+        if line.startswith("name = "):
+            return line.split("=", 1)[1].strip().strip('"')
+    raise RuntimeError(f"{folder}/pyproject.toml has no name")
 
 
 def make_stage_session(folder: str) -> None:
@@ -55,10 +78,22 @@ def make_stage_session(folder: str) -> None:
 
     @nox.session(name=name)
     def _stage(session: nox.Session) -> None:
-        install_stages(session, folder, *TEST_DEPS)
-        session.run("pytest", str(ROOT / folder / "tests"), *session.posargs)
+        posargs = list(session.posargs)
+        workspace = None
+        if "--workspace" in posargs:
+            posargs.remove("--workspace")
+            workspace = ROOT / "workspaces" / folder
+            if not (workspace / "pyproject.toml").is_file():
+                session.error(f"no workspace at {workspace}: create it with `nox -s workspace -- {name}`")
+            session.log(f"testing the workspace {workspace} (earlier stages: the reference)")
+        install_stages(session, folder, *TEST_DEPS, last_from=workspace)
+        # Always the reference tests: what is installed (reference or workspace) is what they test.
+        session.run("pytest", str(ROOT / folder / "tests"), *posargs)
 
-    _stage.__doc__ = f"Run {folder}'s tests in a fresh environment holding stages up to it."
+    _stage.__doc__ = (
+        f"Run {folder}'s tests in a fresh environment holding stages up to it "
+        f"(`-- --workspace`: this stage from workspaces/{folder})."
+    )
 
 
 for _folder in existing_stages():
@@ -132,5 +167,39 @@ def bench_ops(session: nox.Session) -> None:
     session.run("python", str(ROOT / "stage02_layers" / "scripts" / "bench_ops.py"), *session.posargs)
 
 
-# A bare `nox` runs the stage sessions only; the main job and benchmarks are asked for by name.
-nox.options.sessions = [f[: len("stage01")] for f in existing_stages()]
+@nox.session(venv_backend="none")
+def workspace(session: nox.Session) -> None:
+    """Create a learner workspace: `nox -s workspace -- stage02` (`--force` overwrites, `--list` lists).
+
+    Copies the stage to workspaces/<stage folder>/ with every exercise's body replaced by a
+    NotImplementedError naming it; then `nox -s stage02 -- --workspace` tests it.
+    """
+    session.run(sys.executable, str(ROOT / "tools" / "workspace.py"), *session.posargs, external=True)
+
+
+@nox.session
+def mutants(session: nox.Session) -> None:
+    """Apply each classic mistake of tools/mutants.py to a scratch copy and check a test catches it.
+
+    `-- NAME ...` runs only those mutants; `-- --list` lists them. Exits non-zero if a mutant
+    survives or its snippet is no longer in the reference.
+    """
+    session.install("numpy>=1.26", *TEST_DEPS)
+    session.run("python", str(ROOT / "tools" / "mutants.py"), *session.posargs)
+
+
+@nox.session
+def exercises(session: nox.Session) -> None:
+    """Check every stage's workspace (tools/check_workspaces.py, `-- stage02` for one stage).
+
+    Untouched, it fails with the exercise messages; written in order, each exercise's marker
+    (`-m ex2_3`) fails first on that exercise; with the reference bodies pasted back it passes.
+    """
+    session.install("numpy>=1.26", *TEST_DEPS)
+    session.run("python", str(ROOT / "tools" / "check_workspaces.py"), *session.posargs)
+
+
+# A bare `nox` runs the stage sessions and the mutant check; the main job and benchmarks are
+# asked for by name.
+# The mutant check belongs to "the tests": it proves they catch the classic mistakes.
+nox.options.sessions = [f[: len("stage01")] for f in existing_stages()] + ["mutants"]

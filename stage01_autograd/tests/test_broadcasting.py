@@ -15,7 +15,7 @@ from hypothesis.extra.numpy import mutually_broadcastable_shapes
 import numpygpt.autograd as ag
 from numpygpt.autograd import Tensor, gradcheck
 
-pytestmark = pytest.mark.broadcasting
+pytestmark = [pytest.mark.broadcasting, pytest.mark.ex1_6]
 
 
 def reference_sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -72,8 +72,12 @@ def test_binary_op_gradients_reduce_to_input_shapes(name, shapes, seed, dtype) -
     assert a.grad.shape == shape_a and b.grad.shape == shape_b
     assert a.grad.dtype == dtype and b.grad.dtype == dtype
     tol = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(a.grad.data, reference_sum_to(g * da, shape_a), rtol=tol, atol=tol)
-    np.testing.assert_allclose(b.grad.data, reference_sum_to(g * db, shape_b), rtol=tol, atol=tol)
+    for which, got, d, shape in (("a", a.grad, da, shape_a), ("b", b.grad, db, shape_b)):
+        np.testing.assert_allclose(
+            got.data, reference_sum_to(g * d, shape), rtol=tol, atol=tol,
+            err_msg=f"{name}: the gradient of {which} (shape {shape}) is wrong: it must be gy times "
+            f"d({name})/d{which}, summed over the axes broadcasting stretched",
+        )
 
 
 @settings(max_examples=25, deadline=None)
@@ -97,6 +101,7 @@ def test_binary_op_gradcheck_on_random_broadcast_shapes(name, shapes, seed) -> N
     shapes=mutually_broadcastable_shapes(signature="(n,k),(k,m)->(n,m)", max_dims=2, max_side=3),
     seed=st.integers(0, 2**16),
 )
+@pytest.mark.ex1_7
 def test_matmul_gradients_reduce_broadcast_batch_dims(shapes, seed) -> None:
     rng = np.random.default_rng(seed)
     a, b = (Tensor(rng.standard_normal(s), requires_grad=True) for s in shapes.input_shapes)
@@ -124,7 +129,11 @@ def test_python_number_vs_matrix() -> None:
     x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
     y = 2.0 * x + 1 - x / 4.0
     y.backward(np.ones((2, 3)))
-    np.testing.assert_allclose(x.grad.data, np.full((2, 3), 1.75))
+    np.testing.assert_allclose(
+        x.grad.data, np.full((2, 3), 1.75),
+        err_msg="x is used twice (2.0 * x and x / 4.0): its .grad must add up both contributions "
+        "(2 - 0.25); did the engine assign (=) a leaf's gradient instead of accumulating (+=)?",
+    )
 
 
 def test_column_plus_row_gradients_by_hand() -> None:
@@ -137,6 +146,7 @@ def test_column_plus_row_gradients_by_hand() -> None:
     np.testing.assert_array_equal(b.grad.data, [[12.0, 15.0, 18.0, 21.0]])
 
 
+@pytest.mark.ex1_7
 def test_batch_matmul_with_broadcast_batch_dims() -> None:
     # (2,1,3,4) @ (5,4,2): batch dims (2,1) and (5,) broadcast to (2,5).
     rng = np.random.default_rng(0)

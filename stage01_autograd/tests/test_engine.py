@@ -45,6 +45,36 @@ class Split(Function):
         return Tensor(np.concatenate([g1.data, g2.data]))
 
 
+@pytest.mark.ex1_4
+def test_a_shared_tensor_gets_the_sum_of_its_gradients_once() -> None:
+    # x -> a = x**2 -> exp(a) and exp(tanh(a)) -> d: only Exp, Tanh and Add (no Mul, no broadcasting).
+    x = Tensor(np.array([0.3, -0.7]), requires_grad=True)
+    square = CountingSquare()
+    a = square(x)
+    d = a.exp() + a.tanh().exp()
+    d.backward(np.ones(2))
+    # Each branch alone, with nothing shared: whatever Exp's and Tanh's backward do, the diamond
+    # must give exactly the sum of the two.
+    branches = []
+    for branch in (lambda a: a.exp(), lambda a: a.tanh().exp()):
+        xb = Tensor(x.data.copy(), requires_grad=True)
+        branch(CountingSquare()(xb)).backward(np.ones(2))
+        branches.append(xb.grad.data)
+    np.testing.assert_allclose(
+        x.grad.data, branches[0] + branches[1],
+        err_msg="a = x**2 feeds two branches, so x must get the sum of both branches' gradients: does the loop "
+        "add (+) the gradients arriving at a tensor, and run a Function (newest generation first) only once all are in?",
+    )
+    assert square.backward_calls == 1, f"a's creator ran backward {square.backward_calls} times, not once"
+    av = x.data**2
+    dd_da = np.exp(av) + np.exp(np.tanh(av)) * (1 - np.tanh(av) ** 2)
+    np.testing.assert_allclose(
+        x.grad.data, dd_da * 2 * x.data,
+        err_msg="the gradients were summed in the right order but their value is wrong: check Exp's and Tanh's backward",
+    )
+
+
+@pytest.mark.ex1_5
 def test_diamond_product_counts_every_path_once() -> None:
     # x -> a = x**2 -> b = exp(a), c = 3a -> d = b * c
     x = Tensor(np.array([0.3, -0.7]), requires_grad=True)
@@ -55,10 +85,15 @@ def test_diamond_product_counts_every_path_once() -> None:
     d.backward(np.ones(2))
     av = x.data**2
     # dd/da = c * db/da + b * dc/da = 3a e^a + 3 e^a;  dd/dx = dd/da * 2x
-    np.testing.assert_allclose(x.grad.data, (3 * av * np.exp(av) + 3 * np.exp(av)) * 2 * x.data)
-    assert square.backward_calls == 1
+    np.testing.assert_allclose(
+        x.grad.data, (3 * av * np.exp(av) + 3 * np.exp(av)) * 2 * x.data,
+        err_msg="a = x**2 feeds two Functions (exp and *3): its gradient must be the sum of both paths' "
+        "gradients; did backward overwrite a gradient instead of adding (+) to it?",
+    )
+    assert square.backward_calls == 1, f"a's creator ran backward {square.backward_calls} times, not once"
 
 
+@pytest.mark.ex1_5
 def test_diamond_sum_counts_every_path_once() -> None:
     x = Tensor(np.array(0.5), requires_grad=True)
     square = CountingSquare()
@@ -69,6 +104,7 @@ def test_diamond_sum_counts_every_path_once() -> None:
     assert square.backward_calls == 1
 
 
+@pytest.mark.ex1_5
 def test_generation_order_waits_for_the_long_branch() -> None:
     # One branch of the diamond is 4 ops long, the other 1. A backward that followed the graph
     # depth-first would reach a's creator from the short branch before the long one is done.
@@ -78,13 +114,29 @@ def test_generation_order_waits_for_the_long_branch() -> None:
     long = (((a * 2).tanh() + 1) * 0.5).exp()
     d = long + a
     d.backward()
+    # The same long branch alone, with no diamond: whatever the ops' own backward passes do, the
+    # diamond must give exactly its gradient plus the short branch's 1 (times d a/d x = 2x).
+    x1 = Tensor(np.array(0.4), requires_grad=True)
+    a1 = x1 * x1
+    (((a1 * 2).tanh() + 1) * 0.5).exp().backward()
+    np.testing.assert_allclose(
+        x.grad.data, x1.grad.data + 2 * 0.4,
+        err_msg="the long branch's gradient did not all reach x: backward must visit Functions newest "
+        "generation first, so a Function runs only after every gradient for its output has arrived",
+    )
+    assert square.backward_calls == 1, (
+        f"a's creator ran backward {square.backward_calls} times: visit each Function once, by generation"
+    )
     av = 0.16
     t = np.tanh(2 * av)
     dlong_da = np.exp((t + 1) * 0.5) * 0.5 * (1 - t * t) * 2
-    np.testing.assert_allclose(x.grad.data, (dlong_da + 1) * 2 * 0.4)
-    assert square.backward_calls == 1
+    np.testing.assert_allclose(
+        x.grad.data, (dlong_da + 1) * 2 * 0.4,
+        err_msg="the order was right but the value is not: check the backward of mul, tanh, add and exp",
+    )
 
 
+@pytest.mark.ex1_4
 def test_generations_and_creators() -> None:
     x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
     square = CountingSquare()
@@ -102,12 +154,14 @@ def test_generations_and_creators() -> None:
     assert not d.is_leaf and d.requires_grad
 
 
+@pytest.mark.ex1_4
 def test_no_graph_without_requires_grad() -> None:
     x = Tensor([1.0, 2.0])
     y = (x * 2).exp()
     assert y.creator is None and not y.requires_grad and y.generation == 0
 
 
+@pytest.mark.ex1_5
 def test_gradients_accumulate_across_backward_calls() -> None:
     x = Tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
     y = (x * x).sum()
@@ -120,6 +174,7 @@ def test_gradients_accumulate_across_backward_calls() -> None:
     np.testing.assert_array_equal(x.grad.data, [5.0, 5.0, 5.0])
 
 
+@pytest.mark.ex1_4
 def test_leaf_grads_never_share_memory() -> None:
     # Add passes its upstream gradient straight through and Reshape returns a view of it:
     # stored as .grad without a copy, two .grads (or a .grad and the caller's array) would be
@@ -137,12 +192,14 @@ def test_leaf_grads_never_share_memory() -> None:
     assert not np.shares_memory(x.grad.data, g.data)
 
 
+@pytest.mark.ex1_4
 def test_backward_on_a_leaf() -> None:
     x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
     x.backward(np.array([3.0, 4.0]))
     np.testing.assert_array_equal(x.grad.data, [3.0, 4.0])
 
 
+@pytest.mark.ex1_5
 def test_multi_output_function_with_an_unused_output() -> None:
     x = Tensor(np.arange(5.0), requires_grad=True)
     first, rest = Split()(x)
@@ -157,6 +214,7 @@ def test_multi_output_function_with_an_unused_output() -> None:
     np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 1.0, 1.0, 1.0])
 
 
+@pytest.mark.ex1_4
 def test_no_grad_context_records_nothing() -> None:
     x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
     with no_grad():
@@ -168,6 +226,7 @@ def test_no_grad_context_records_nothing() -> None:
     assert z.creator is not None and z.requires_grad
 
 
+@pytest.mark.ex1_4
 def test_no_grad_decorator_records_nothing() -> None:
     @no_grad()
     def evaluate(x: Tensor) -> Tensor:
@@ -180,6 +239,7 @@ def test_no_grad_decorator_records_nothing() -> None:
     assert is_grad_enabled()
 
 
+@pytest.mark.ex1_4
 def test_no_grad_restores_the_mode_after_an_exception() -> None:
     with pytest.raises(KeyError):
         with no_grad():
@@ -187,6 +247,7 @@ def test_no_grad_restores_the_mode_after_an_exception() -> None:
     assert is_grad_enabled()
 
 
+@pytest.mark.ex1_4
 def test_enable_grad_inside_no_grad() -> None:
     x = Tensor(np.array([1.0]), requires_grad=True)
     with no_grad():
@@ -204,6 +265,7 @@ def test_enable_grad_inside_no_grad() -> None:
     assert w.creator is not None
 
 
+@pytest.mark.ex1_4
 def test_set_grad_enabled_forms() -> None:
     x = Tensor(np.array([1.0]), requires_grad=True)
     with set_grad_enabled(False):
@@ -231,6 +293,7 @@ def test_set_grad_enabled_forms() -> None:
     assert is_grad_enabled()
 
 
+@pytest.mark.ex1_5
 def test_detach_cuts_the_graph_and_shares_data() -> None:
     x = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
     h = x * 2
@@ -241,6 +304,7 @@ def test_detach_cuts_the_graph_and_shares_data() -> None:
     np.testing.assert_array_equal(x.grad.data, d.data)
 
 
+@pytest.mark.ex1_5
 def test_intermediate_grads_are_dropped_by_default() -> None:
     x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
     h = x * 3
@@ -250,6 +314,7 @@ def test_intermediate_grads_are_dropped_by_default() -> None:
     np.testing.assert_array_equal(x.grad.data, 18 * x.data)
 
 
+@pytest.mark.ex1_5
 def test_retain_grad_keeps_intermediate_grads() -> None:
     x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
     h = x * 3

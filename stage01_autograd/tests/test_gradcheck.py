@@ -120,6 +120,20 @@ def test_non_contiguous_input() -> None:
     assert gradcheck(lambda x: x * x, Tensor(data, requires_grad=True))
 
 
+@pytest.mark.ex1_3
+def test_numerical_vjp_is_the_central_difference_of_a_random_projection() -> None:
+    # d/dx sum(g * x**3) = 3 x**2 g, elementwise: no backward involved, only forward passes.
+    rng = np.random.default_rng(3)
+    x = Tensor(rng.uniform(0.5, 2.0, (3, 2)), requires_grad=True)
+    g = rng.standard_normal((3, 2))
+    (got,) = numerical_vjp(lambda x: x**3, [x], [g])
+    np.testing.assert_allclose(
+        got, 3 * x.data**2 * g, rtol=1e-6,
+        err_msg="numerical_vjp must nudge each element by +eps and -eps and divide the change of sum(g * f) by 2 eps",
+    )
+
+
+@pytest.mark.ex1_3
 def test_numerical_vjp_puts_every_element_back() -> None:
     x = Tensor(np.array([[1.0, 2.0], [3.0, 4.0]]), requires_grad=True)
     before = x.data.copy()

@@ -190,6 +190,7 @@ def test_forward_matches_numpy(name: str) -> None:
     np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.ex1_7
 @pytest.mark.parametrize("name", list(CASES))
 def test_gradcheck(name: str) -> None:
     fn, _, make = CASES[name]
@@ -208,6 +209,15 @@ def test_gradcheck_with_a_constant_input(fn: Callable[..., Tensor]) -> None:
     assert gradcheck(fn, a, b)
     fn(a, b).sum().backward()
     assert a.grad is not None and b.grad is None
+
+
+@pytest.mark.ex1_5
+def test_mul_backward_by_hand() -> None:
+    a, b = leaf(2, 3), leaf(2, 3, seed=1)
+    gy = np.random.default_rng(2).standard_normal((2, 3))
+    (a * b).backward(gy)
+    np.testing.assert_allclose(a.grad.data, gy * b.data, err_msg="Mul.backward: the gradient of a is gy * b")
+    np.testing.assert_allclose(b.grad.data, gy * a.data, err_msg="Mul.backward: the gradient of b is gy * a")
 
 
 def test_repeated_indices_accumulate() -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from numpygpt.autograd import Scalar, Tensor
 
-pytestmark = pytest.mark.scalar
+pytestmark = [pytest.mark.scalar, pytest.mark.ex1_1, pytest.mark.ex1_2]
 
 EPS = 1e-6
 
@@ -55,8 +55,11 @@ def test_scalar_gradient_matches_central_differences(name: str) -> None:
     f, xs = UNARY_AND_BINARY[name]
     inputs = [Scalar(x) for x in xs]
     f(*inputs).backward()
-    for inp, expected in zip(inputs, numeric_grads(f, *xs)):
-        assert inp.grad == pytest.approx(expected, rel=1e-6, abs=1e-8)
+    for i, (inp, expected) in enumerate(zip(inputs, numeric_grads(f, *xs))):
+        assert inp.grad == pytest.approx(expected, rel=1e-6, abs=1e-8), (
+            f"Scalar {name}: input {i} has grad {inp.grad}, central differences give {expected:.6g}: does "
+            f"every _backward add (+=, not =) to .grad, and does backward() run from the output down to the leaves?"
+        )
 
 
 def test_scalar_values() -> None:

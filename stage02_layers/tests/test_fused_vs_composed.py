@@ -46,15 +46,24 @@ def assert_same(
     seed: int = 0,
     atol: float = 1e-10,
     grad_atol: float = 1e-10,
+    name: str = "",
+    hint: str = "",
 ) -> None:
-    """Same output, and the same gradients for one random upstream gradient."""
+    """Same output, and the same gradients for one random upstream gradient.
+
+    `name` and `hint` go into the failure message: the op, and what a wrong one most likely got wrong.
+    """
     shape = fused(*inputs).shape
     gy = np.random.default_rng(seed + 99).standard_normal(shape)
     y_f, g_f = vjp(fused, inputs, gy)
     y_c, g_c = vjp(composed, inputs, gy)
-    np.testing.assert_allclose(y_f, y_c, rtol=1e-9, atol=atol, err_msg="forward differs from the composed op")
+    op = f"{name}: " if name else ""
+    why = f": {hint}" if hint else ""
+    np.testing.assert_allclose(y_f, y_c, rtol=1e-9, atol=atol, err_msg=f"{op}forward differs from the composed op{why}")
     for i, (a, b) in enumerate(zip(g_f, g_c)):
-        np.testing.assert_allclose(a, b, rtol=1e-7, atol=grad_atol, err_msg=f"gradient of input {i} differs")
+        np.testing.assert_allclose(
+            a, b, rtol=1e-7, atol=grad_atol, err_msg=f"{op}gradient of input {i} differs from the composed op's{why}"
+        )
 
 
 @pytest.mark.linear
@@ -69,26 +78,43 @@ def test_linear(lead: list[int], fin: int, fout: int, bias: bool, seed: int) -> 
 
 
 @pytest.mark.embedding
+@pytest.mark.ex2_7
 @SETTINGS
 @given(ids_shape=st.lists(st.integers(1, 5), min_size=1, max_size=2), V=st.integers(1, 6), seed=st.integers(0, 999))
 def test_embedding(ids_shape: list[int], V: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     ids = rng.integers(0, V, size=ids_shape)  # small V: ids repeat
-    assert_same(lambda w: F.embedding(ids, w), lambda w: C.embedding(ids, w), leaves(rng, (V, 3)), seed)
+    assert_same(
+        lambda w: F.embedding(ids, w), lambda w: C.embedding(ids, w), leaves(rng, (V, 3)), seed, name="embedding",
+        hint="each row of W must get the sum of gy over every position that picked it (a repeated id adds up)",
+    )
+
+
+LN_HINT = (
+    "did backward keep the two mean terms, gx = rstd * (g - mean(g) - xhat * mean(g * xhat)), "
+    "the paths through the row's mean and variance?"
+)
 
 
 @pytest.mark.layer_norm
+@pytest.mark.ex2_2
 @SETTINGS
 @given(lead=shape_lists, D=st.integers(2, 8), affine=st.sampled_from(["both", "weight", "none"]), seed=st.integers(0, 999))
 def test_layer_norm(lead: list[int], D: int, affine: str, seed: int) -> None:
     rng = np.random.default_rng(seed)
     x, w, b = leaves(rng, (*lead, D), (D,), (D,), scale=2.0)
     if affine == "both":
-        assert_same(lambda x, w, b: F.layer_norm(x, D, w, b), lambda x, w, b: C.layer_norm(x, D, w, b), [x, w, b], seed)
+        assert_same(
+            lambda x, w, b: F.layer_norm(x, D, w, b), lambda x, w, b: C.layer_norm(x, D, w, b), [x, w, b], seed,
+            name="layer_norm", hint=LN_HINT,
+        )
     elif affine == "weight":
-        assert_same(lambda x, w: F.layer_norm(x, D, w), lambda x, w: C.layer_norm(x, D, w), [x, w], seed)
+        assert_same(
+            lambda x, w: F.layer_norm(x, D, w), lambda x, w: C.layer_norm(x, D, w), [x, w], seed,
+            name="layer_norm", hint=LN_HINT,
+        )
     else:
-        assert_same(lambda x: F.layer_norm(x, D), lambda x: C.layer_norm(x, D), [x], seed)
+        assert_same(lambda x: F.layer_norm(x, D), lambda x: C.layer_norm(x, D), [x], seed, name="layer_norm", hint=LN_HINT)
 
 
 @pytest.mark.activations
@@ -117,6 +143,7 @@ def test_relu(shape: list[int], seed: int) -> None:
 
 
 @pytest.mark.softmax
+@pytest.mark.ex2_3
 @SETTINGS
 @given(
     shape=st.lists(st.integers(1, 5), min_size=1, max_size=3),
@@ -127,10 +154,14 @@ def test_relu(shape: list[int], seed: int) -> None:
 def test_softmax(shape: list[int], dim_seed: int, op: str, seed: int) -> None:
     dim = dim_seed % len(shape) - (len(shape) if dim_seed % 2 else 0)  # positive and negative dims
     fused, composed = getattr(F, op), getattr(C, op)
-    assert_same(lambda x: fused(x, dim), lambda x: composed(x, dim), leaves(np.random.default_rng(seed), shape, scale=3.0), seed)
+    assert_same(
+        lambda x: fused(x, dim), lambda x: composed(x, dim), leaves(np.random.default_rng(seed), shape, scale=3.0), seed,
+        name=op, hint="softmax's backward is y * (gy - sum(gy * y)) along dim; log_softmax's is gy - softmax(x) * sum(gy)",
+    )
 
 
 @pytest.mark.cross_entropy
+@pytest.mark.ex2_4
 @SETTINGS
 @given(
     N=st.integers(1, 8),
@@ -150,10 +181,14 @@ def test_cross_entropy(N: int, Cn: int, reduction: str, ignore: int, seed: int) 
         lambda x: C.cross_entropy(x, t, ignore_index=ignore, reduction=reduction),
         leaves(rng, (N, Cn), scale=2.0),
         seed,
+        name=f"cross_entropy(reduction={reduction!r})",
+        hint="the gradient is (softmax(x) - onehot(target)) * gy, divided by N (the rows counted) for "
+        "'mean'; ignored rows get 0",
     )
 
 
 @pytest.mark.cross_entropy
+@pytest.mark.ex2_4
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_cross_entropy_n_c_d1_is_the_flattened_2d_form(reduction: str) -> None:
     """(N, C, d1) logits are (N*d1, C) rows with the class dimension moved last."""
@@ -181,6 +216,7 @@ def test_dropout() -> None:
 
 
 @pytest.mark.attention
+@pytest.mark.ex2_6
 @SETTINGS
 @given(
     B=st.integers(1, 2),
@@ -208,10 +244,14 @@ def test_sdpa(B: int, H: int, L: int, S: int, E: int, Ev: int, mask: str, seed: 
         lambda q, k, v: C.scaled_dot_product_attention(q, k, v, **kw),
         leaves(rng, (B, H, L, E), (B, H, S, E), (B, H, S, Ev)),
         seed,
+        name=f"scaled_dot_product_attention(mask={mask!r})",
+        hint="are the scores scaled by 1/sqrt(E), and does is_causal hide exactly the keys j > i "
+        "(a query sees itself and the past)?",
     )
 
 
 @pytest.mark.attention
+@pytest.mark.ex2_6
 def test_sdpa_dropout() -> None:
     """With v the identity, attention returns its weights A = softmax(...) * mask; the same
     generator seed repeats the mask, so the composed op with that mask must agree."""

@@ -41,9 +41,17 @@ ROSENBROCK_TOL = 1e-3  # max |coordinate − 1|
     ],
     ids=["adam", "adamw", "sgd_momentum", "sgd_nesterov"],
 )
-def test_rosenbrock(make, steps: int) -> None:
+def test_rosenbrock(make, steps: int, request: pytest.FixtureRequest) -> None:
     xy = rosenbrock_run(make, steps)
-    assert np.abs(xy - 1).max() < ROSENBROCK_TOL, f"ended at {xy}, not within {ROSENBROCK_TOL} of (1, 1)"
+    rule = {
+        "adam": "the moments m, v, their bias correction and θ ← θ − lr m̂ / (√v̂ + ε)",
+        "adamw": "the moments m, v, their bias correction and θ ← θ − lr m̂ / (√v̂ + ε)",
+        "sgd_momentum": "the momentum buffer b ← μ b + g (the old buffer decays by μ), then θ ← θ − lr b",
+        "sgd_nesterov": "the momentum buffer b ← μ b + g, then θ ← θ − lr (g + μ b)",
+    }[request.node.callspec.id.split("-")[0]]
+    assert np.abs(xy - 1).max() < ROSENBROCK_TOL, (
+        f"{request.node.callspec.id} ended at {xy}, not within {ROSENBROCK_TOL} of (1, 1): check {rule}"
+    )
 
 
 def test_rosenbrock_plain_gradient_descent_is_still_in_the_valley() -> None:

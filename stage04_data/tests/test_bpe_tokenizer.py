@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 
@@ -20,7 +21,13 @@ ENGLISH = (
     "First Citizen:\nYou are all resolved rather to die than to famish?\n\nAll:\nResolved. resolved.\n\n"
     "First Citizen:\nFirst, you know Caius Marcius is chief enemy to the people.\n"
 )
-TOK = BPETokenizer.train(ENGLISH, 256 + 60)
+
+
+@functools.cache
+def english() -> BPETokenizer:
+    """A tokenizer trained on ENGLISH with 60 merges, built on first use (not at import: a
+    learner's unfinished merge must fail the tests that use it, not the collection of the file)."""
+    return BPETokenizer.train(ENGLISH, 256 + 60)
 
 
 def replay_merges(tok: BPETokenizer, text: str) -> list[int]:
@@ -34,12 +41,16 @@ def replay_merges(tok: BPETokenizer, text: str) -> list[int]:
     return ids
 
 
+@pytest.mark.ex4_2
 def test_merge_scans_left_to_right() -> None:
-    assert merge([97, 97, 97, 98], (97, 97), 256) == [256, 97, 98]
-    assert merge([97, 97, 97, 97], (97, 97), 256) == [256, 256]
+    overlap = "after replacing a pair, skip both of its tokens (i += 2): occurrences must not overlap"
+    assert merge([97, 97, 97, 98], (97, 97), 256) == [256, 97, 98], overlap
+    assert merge([97, 97, 97, 97], (97, 97), 256) == [256, 256], overlap
     assert merge([1, 2, 3], (2, 1), 9) == [1, 2, 3]
 
 
+@pytest.mark.ex4_3
+@pytest.mark.ex4_2
 def test_classic_aaabdaaabac_example() -> None:
     # Wikipedia's worked example: aa -> Z, then ab -> Y (tied with Za at 2: the smaller ids win),
     # then ZY -> X, leaving "XdXac".
@@ -50,11 +61,13 @@ def test_classic_aaabdaaabac_example() -> None:
     assert tok.decode([258, 100]) == "aaabd"
 
 
+@pytest.mark.ex4_3
 def test_ties_break_towards_the_smallest_pair() -> None:
     assert best_pair({(5, 1): 3, (2, 9): 3, (2, 4): 3, (0, 0): 2}) == (2, 4)
     assert best_pair({(0, 0): 2, (9, 9): 7}) == (9, 9)
 
 
+@pytest.mark.ex4_3
 def test_merges_never_cross_chunk_boundaries() -> None:
     # " a" + " a" ... : the only pairs live inside the chunks " a" and "b".
     tok = BPETokenizer.train("b a a a a", 300)
@@ -62,6 +75,7 @@ def test_merges_never_cross_chunk_boundaries() -> None:
     assert tok.vocab_size == 257  # stopped early: nothing left to merge
 
 
+@pytest.mark.ex4_3
 def test_counts_are_weighted_by_chunk_frequency() -> None:
     chunks = split_chunks("to to to be be")
     assert chunks == {b"to": 1, b" to": 2, b" be": 2}
@@ -69,6 +83,7 @@ def test_counts_are_weighted_by_chunk_frequency() -> None:
     assert train_merges(chunks, 1) == [(ord("t"), ord("o"))]
 
 
+@pytest.mark.ex4_3
 @settings(max_examples=60, deadline=None)
 @given(st.text(alphabet="ab c\n.'", min_size=1, max_size=80), st.integers(0, 40))
 def test_incremental_training_matches_the_naive_reference(text: str, n_merges: int) -> None:
@@ -83,33 +98,35 @@ def test_split_pattern_covers_every_character(text: str) -> None:
 
 
 def test_split_pattern_approximates_gpt2() -> None:
-    assert TOK.split("Hello world's  123 foo_bar!!\n\n") == [
+    assert english().split("Hello world's  123 foo_bar!!\n\n") == [
         "Hello", " world", "'s", " ", " 123", " foo", "_", "bar", "!!", "\n\n",
     ]
 
 
+@pytest.mark.ex4_2
 @settings(deadline=None)
 @given(st.text())
 def test_round_trip_arbitrary_unicode(text: str) -> None:
-    ids = TOK.encode(text)
-    assert all(0 <= i < TOK.vocab_size for i in ids)
-    assert TOK.decode(ids) == text
-    assert TOK.decode(np.array(ids)) == text
+    ids = english().encode(text)
+    assert all(0 <= i < english().vocab_size for i in ids)
+    assert english().decode(ids) == text
+    assert english().decode(np.array(ids)) == text
 
 
+@pytest.mark.ex4_2
 @settings(deadline=None)
 @given(st.text(alphabet=sorted(set(ENGLISH)), max_size=200))
 def test_encode_matches_replaying_the_merges(text: str) -> None:
-    assert TOK.encode(text) == replay_merges(TOK, text)
+    assert english().encode(text) == replay_merges(english(), text)
 
 
 def test_training_text_compresses_and_round_trips() -> None:
-    ids = TOK.encode(ENGLISH)
-    assert TOK.vocab_size == 316
+    ids = english().encode(ENGLISH)
+    assert english().vocab_size == 316
     assert len(ids) < len(ENGLISH.encode("utf-8")) * 0.7  # 60 merges must buy real compression
-    assert TOK.decode(ids) == ENGLISH
-    assert TOK.encode_array(ENGLISH, dtype=np.uint16).tolist() == ids
-    assert isinstance(TOK, Tokenizer)
+    assert english().decode(ids) == ENGLISH
+    assert english().encode_array(ENGLISH, dtype=np.uint16).tolist() == ids
+    assert isinstance(english(), Tokenizer)
 
 
 def test_a_bare_byte_tokenizer() -> None:
@@ -121,14 +138,14 @@ def test_a_bare_byte_tokenizer() -> None:
 
 def test_save_load_round_trip(tmp_path) -> None:
     path = tmp_path / "bpe.json"
-    TOK.save(path)
+    english().save(path)
     d = json.loads(path.read_text(encoding="utf-8"))
     assert d["type"] == "bpe" and d["pattern"] == GPT2_SPLIT_PATTERN and len(d["merges"]) == 60
     loaded = BPETokenizer.load(path)
-    assert loaded == TOK and loaded.vocab == TOK.vocab
-    assert loaded.encode(ENGLISH) == TOK.encode(ENGLISH)
+    assert loaded == english() and loaded.vocab == english().vocab
+    assert loaded.encode(ENGLISH) == english().encode(ENGLISH)
     generic = load_tokenizer(path)
-    assert isinstance(generic, BPETokenizer) and generic == TOK
+    assert isinstance(generic, BPETokenizer) and generic == english()
 
 
 @pytest.mark.errors
@@ -144,7 +161,7 @@ def test_train_errors() -> None:
 @pytest.mark.errors
 def test_decode_rejects_ids_outside_the_vocabulary() -> None:
     with pytest.raises(ValueError, match=r"BPETokenizer\.decode: token id 316 at position 1 is outside the vocabulary \(valid ids are 0\.\.315\)"):
-        TOK.decode([65, 316])
+        english().decode([65, 316])
 
 
 @pytest.mark.errors

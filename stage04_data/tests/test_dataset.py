@@ -43,6 +43,7 @@ def test_tensor_dataset_errors() -> None:
         TensorDataset(np.zeros(3)).__getitems__(np.array([0, -4]))
 
 
+@pytest.mark.ex4_4
 @settings(deadline=None)
 @given(n=st.integers(2, 60), data=st.data())
 def test_token_windows_are_shifted_by_one(n: int, data: st.DataObject) -> None:
@@ -53,8 +54,11 @@ def test_token_windows_are_shifted_by_one(n: int, data: st.DataObject) -> None:
     for i in range(len(ds)):
         x, y = ds[i]
         assert x.dtype == np.int64 and x.shape == (block_size,)
-        np.testing.assert_array_equal(x, ids[i : i + block_size])
-        np.testing.assert_array_equal(y, ids[i + 1 : i + block_size + 1])
+        np.testing.assert_array_equal(x, ids[i : i + block_size], err_msg=f"window {i}: x must be ids[i : i + T]")
+        np.testing.assert_array_equal(
+            y, ids[i + 1 : i + block_size + 1],
+            err_msg=f"window {i}: y must be x shifted left by one, ids[i + 1 : i + T + 1] (the next token of each position)",
+        )
     # the last window ends exactly at the last token
     assert ds[len(ds) - 1][1][-1] == ids[-1]
 

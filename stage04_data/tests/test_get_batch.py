@@ -12,6 +12,22 @@ from numpygpt.utils.data import get_batch, load_split
 pytestmark = pytest.mark.batch
 
 
+@pytest.mark.ex4_5
+def test_every_start_is_reachable_including_the_last() -> None:
+    n, block_size = 12, 4
+    rng = np.random.default_rng(0)
+    starts = set()
+    for _ in range(200):
+        x, _ = get_batch(np.arange(n), 8, block_size, rng)
+        starts.update(x[:, 0].tolist())
+    # 0..7: the window at 7 ends on the last token
+    assert starts == set(range(n - block_size)), (
+        f"starts drawn: {sorted(starts)}, expected 0..{n - block_size - 1}: a stream of N tokens has N - T windows, "
+        f"so draw starts with rng.integers(0, N - T) (the high end is exclusive; the last window ends on the last token)"
+    )
+
+
+@pytest.mark.ex4_5
 @settings(deadline=None)
 @given(n=st.integers(2, 300), batch_size=st.integers(1, 16), seed=st.integers(0, 2**32 - 1), data=st.data())
 def test_windows_are_contiguous_and_shifted_by_one(n: int, batch_size: int, seed: int, data: st.DataObject) -> None:
@@ -24,20 +40,13 @@ def test_windows_are_contiguous_and_shifted_by_one(n: int, batch_size: int, seed
     starts = x[:, 0] - 1000
     assert starts.min() >= 0 and starts.max() <= n - block_size - 1
     window = starts[:, None] + np.arange(block_size)
-    np.testing.assert_array_equal(x, stream[window])
-    np.testing.assert_array_equal(y, stream[window + 1])
+    np.testing.assert_array_equal(x, stream[window], err_msg="x must be block_size consecutive tokens from a random start")
+    np.testing.assert_array_equal(
+        y, stream[window + 1], err_msg="y must be x shifted left by one: the target of x[b, t] is the token after it"
+    )
 
 
-def test_every_start_is_reachable_including_the_last() -> None:
-    n, block_size = 12, 4
-    rng = np.random.default_rng(0)
-    starts = set()
-    for _ in range(200):
-        x, _ = get_batch(np.arange(n), 8, block_size, rng)
-        starts.update(x[:, 0].tolist())
-    assert starts == set(range(n - block_size))  # 0..7: the window at 7 ends on the last token
-
-
+@pytest.mark.ex4_5
 def test_reproducible_and_consumes_exactly_one_integers_call() -> None:
     data = np.arange(1000, dtype=np.uint16)
     a, b = np.random.default_rng(42), np.random.default_rng(42)
@@ -58,6 +67,7 @@ def test_reproducible_and_consumes_exactly_one_integers_call() -> None:
     np.testing.assert_array_equal(get_batch(data, 6, 32, c)[0], nxt)
 
 
+@pytest.mark.ex4_5
 def test_reads_a_memmapped_split(tmp_path) -> None:
     ids = np.arange(500, dtype=np.uint16)
     (tmp_path / "train.bin").write_bytes(ids.tobytes())

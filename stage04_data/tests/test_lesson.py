@@ -13,6 +13,7 @@ pytestmark = pytest.mark.lesson
 SENTENCE = "the cat sat on the mat, and the rat sat on the hat"
 
 
+@pytest.mark.ex4_1
 def test_lesson_char_example() -> None:
     tok = CharTokenizer.from_text(SENTENCE)
     assert "".join(tok.chars) == " ,acdehmnorst"
@@ -39,6 +40,7 @@ def test_lesson_bpe_merges_on_a_sentence(capsys) -> None:
     ]
 
 
+@pytest.mark.ex4_5
 def test_lesson_windows() -> None:
     ids = np.array([46, 43, 1, 41, 39, 58])  # any six token ids
     x, y = TokenDataset(ids, block_size=4)[1]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import numpygpt.nn as nn
-from numpygpt.autograd import gradcheck
+from numpygpt.autograd import Tensor, gradcheck
 from numpygpt.models import GPT, GPTConfig
 
 FIXTURE = Path(__file__).parent / "fixtures" / "gpt_parity.npz"
@@ -26,6 +26,47 @@ def batch(B: int = 3, T: int = 8, V: int = 11, seed: int = 0) -> tuple[np.ndarra
     return rng.integers(0, V, (B, T)), rng.integers(0, V, (B, T))
 
 
+def attention_reference(attn: nn.Module, x: np.ndarray, n_head: int) -> np.ndarray:
+    """Causal multi-head self-attention of x (B, T, C) in plain NumPy, with attn's weights."""
+    B, T, C = x.shape
+    hs = C // n_head
+    qkv = x @ attn.c_attn.weight.data.T + attn.c_attn.bias.data  # (B, T, 3C)
+    q, k, v = (qkv[..., i * C : (i + 1) * C].reshape(B, T, n_head, hs).transpose(0, 2, 1, 3) for i in range(3))  # (B, nh, T, hs)
+    s = q @ k.transpose(0, 1, 3, 2) / math.sqrt(hs)  # (B, nh, T, T)
+    s = np.where(np.tril(np.ones((T, T), dtype=bool)), s, -np.inf)  # query t sees keys 0..t
+    p = np.exp(s - s.max(axis=-1, keepdims=True))
+    p /= p.sum(axis=-1, keepdims=True)
+    y = (p @ v).transpose(0, 2, 1, 3).reshape(B, T, C)  # heads side by side again
+    return y @ attn.c_proj.weight.data.T + attn.c_proj.bias.data
+
+
+@pytest.mark.ex5_1
+@pytest.mark.model
+def test_causal_self_attention_alone() -> None:
+    attn = tiny_gpt().double().transformer.h[0].attn
+    x = np.random.default_rng(1).standard_normal((2, 8, 16))
+    np.testing.assert_allclose(
+        attn(Tensor(x)).data, attention_reference(attn, x, n_head=2), rtol=1e-9, atol=1e-12,
+        err_msg="CausalSelfAttention: split c_attn(x) into q, k, v heads (B, nh, T, hs), attend causally "
+        "(is_causal=True: position t sees 0..t only), merge the heads to (B, T, C), then c_proj",
+    )
+
+
+@pytest.mark.ex5_2
+@pytest.mark.model
+def test_block_alone_is_two_residual_steps() -> None:
+    block = tiny_gpt().double().transformer.h[1]
+    x = Tensor(np.random.default_rng(2).standard_normal((2, 8, 16)))
+    h = x.data + block.attn(block.ln_1(x)).data
+    expected = h + block.mlp(block.ln_2(Tensor(h))).data
+    np.testing.assert_allclose(
+        block(x).data, expected, rtol=1e-9, atol=1e-12,
+        err_msg="Block: x = x + attn(ln_1(x)), then x = x + mlp(ln_2(x)): LayerNorm before each sub-layer, "
+        "whose output is added to the residual stream",
+    )
+
+
+@pytest.mark.ex5_3
 @pytest.mark.model
 def test_forward_shapes_and_dtypes() -> None:
     model = tiny_gpt()
@@ -48,7 +89,9 @@ def test_parameter_names_follow_gpt2_and_head_is_tied() -> None:
     assert set(sd) == expected
     assert sd["transformer.h.0.attn.c_attn.weight"].shape == (48, 16)  # (out_features, in_features)
     assert sd["transformer.h.1.mlp.c_fc.weight"].shape == (64, 16)
-    assert model.lm_head.weight is model.transformer.wte.weight
+    assert model.lm_head.weight is model.transformer.wte.weight, (
+        "weight tying: lm_head.weight must be the very same Parameter as transformer.wte.weight, not a copy"
+    )
     names = [n for n, _ in model.named_parameters()]
     assert "lm_head.weight" not in names, "a tied weight is one parameter, listed once"
     assert model.num_parameters() == sum(p.data.size for p in model.parameters())
@@ -67,6 +110,7 @@ def test_gpt2_initialisation() -> None:
     assert (sd["transformer.h.1.ln_2.weight"] == 1).all() and not sd["transformer.h.1.ln_2.bias"].any()
 
 
+@pytest.mark.ex5_3
 @pytest.mark.model
 def test_loss_at_init_is_about_log_vocab_size() -> None:
     nn.manual_seed(0)
@@ -76,6 +120,7 @@ def test_loss_at_init_is_about_log_vocab_size() -> None:
     assert loss.item() == pytest.approx(math.log(65), abs=0.05)
 
 
+@pytest.mark.ex5_3
 @pytest.mark.model
 def test_a_future_token_never_changes_earlier_logits() -> None:
     model = tiny_gpt()
@@ -97,9 +142,43 @@ def test_dropout_is_used_in_training_and_off_in_eval() -> None:
     b = model(idx, targets)[1].item()
     assert a != b, "training mode draws new dropout masks"
     model.eval()
-    assert model(idx, targets)[1].item() == model(idx, targets)[1].item()
+    assert model(idx, targets)[1].item() == model(idx, targets)[1].item(), (
+        "two eval-mode losses differ: every dropout, including attention's dropout_p, must be off after model.eval()"
+    )
 
 
+@pytest.mark.ex5_3
+@pytest.mark.model
+def test_position_embeddings_reach_the_logits() -> None:
+    # One token repeated: without position embeddings every position would see the same thing.
+    model = tiny_gpt()
+    logits, _ = model(np.full((1, 8), 3))
+    assert not np.allclose(logits.data[0, 0], logits.data[0, 1]), (
+        "the same token at positions 0 and 1 gives the same logits: is the position embedding added (tok + pos)?"
+    )
+
+
+@pytest.mark.ex5_3
+@pytest.mark.model
+def test_blocks_are_residual() -> None:
+    # With the projections that write into the residual stream zeroed, every block must be the identity.
+    model = tiny_gpt()
+    for block in model.transformer.h:
+        for proj in (block.attn.c_proj, block.mlp.c_proj):
+            proj.weight.data[...] = 0
+            proj.bias.data[...] = 0
+    idx, _ = batch()
+    logits, _ = model(idx)
+    tr = model.transformer
+    x = tr.ln_f(tr.wte(idx) + tr.wpe(np.arange(idx.shape[1])))
+    np.testing.assert_allclose(
+        logits.data, model.lm_head(x).data, rtol=1e-5, atol=1e-6,
+        err_msg="with attention and MLP outputs zeroed the blocks changed x: is each block residual, "
+        "x = x + attn(ln_1(x)), then x = x + mlp(ln_2(x))?",
+    )
+
+
+@pytest.mark.ex5_5
 @pytest.mark.gradients
 def test_gradcheck_of_a_tiny_gpt_end_to_end() -> None:
     model = tiny_gpt(block_size=4, vocab_size=7, n_embd=8, gelu="none").double()
@@ -109,6 +188,7 @@ def test_gradcheck_of_a_tiny_gpt_end_to_end() -> None:
     assert gradcheck(lambda *ps: model(idx, targets)[1], *params, atol=1e-6, rtol=1e-4)
 
 
+@pytest.mark.ex5_5
 @pytest.mark.gradients
 @pytest.mark.parametrize("gelu", ["tanh", "none"])
 def test_matches_pytorch_logits_loss_and_every_gradient(gelu: str) -> None:
@@ -119,13 +199,18 @@ def test_matches_pytorch_logits_loss_and_every_gradient(gelu: str) -> None:
     model.load_state_dict({k[len(pre):]: z[k] for k in z.files if k.startswith(pre)})
     logits, loss = model(z[f"{gelu}/idx"], z[f"{gelu}/targets"])
     loss.backward()
-    np.testing.assert_allclose(logits.data, z[f"{gelu}/logits"], atol=1e-5)
-    assert loss.item() == pytest.approx(float(z[f"{gelu}/loss"]), abs=1e-5)
+    np.testing.assert_allclose(
+        logits.data, z[f"{gelu}/logits"], atol=1e-5,
+        err_msg="logits differ from PyTorch's GPT with the same weights: check the forward's wiring "
+        "(wte + wpe, each block x + attn(ln_1(x)) then x + mlp(ln_2(x)), ln_f, the tied lm_head)",
+    )
+    assert loss.item() == pytest.approx(float(z[f"{gelu}/loss"]), abs=1e-5), "the loss differs from PyTorch's"
     for name, p in model.named_parameters():
         ref = z[f"{gelu}/grad/{name}"]
-        np.testing.assert_allclose(p.grad.data, ref, atol=1e-6, rtol=1e-4, err_msg=name)
+        np.testing.assert_allclose(p.grad.data, ref, atol=1e-6, rtol=1e-4, err_msg=f"{name}: gradient differs from PyTorch's")
 
 
+@pytest.mark.ex5_3
 @pytest.mark.model
 def test_bad_inputs_are_clear_errors() -> None:
     model = tiny_gpt()
@@ -158,6 +243,7 @@ def test_flops_per_token_follows_the_6n_rule() -> None:
     assert model.flops_per_token() == 6 * n + 12 * 2 * 16 * 8
 
 
+@pytest.mark.ex5_5
 @pytest.mark.gradients
 def test_split_and_merge_heads_equal_the_reshape_permute_chain() -> None:
     from numpygpt.autograd import Tensor

@@ -56,6 +56,7 @@ def backward(root: Tensor, gradient: Any = None, create_graph: bool = False) -> 
                 # id breaks ties so Functions themselves are never compared.
                 heapq.heappush(heap, (-f.generation, id(f), f))
 
+        # exercise 1.4: the backward loop: pop Functions newest generation first, call backward, pass each gradient on (summing, never overwriting)
         schedule(root.creator)
         while heap:
             f = heapq.heappop(heap)[2]
@@ -84,6 +85,7 @@ def backward(root: Tensor, gradient: Any = None, create_graph: bool = False) -> 
                     prev = pending.get(id(x))
                     pending[id(x)] = gx if prev is None else prev + gx
                     schedule(x.creator)
+        # end exercise 1.4
 
 
 def _output_grads(f: Function, pending: dict[int, Tensor]) -> list[Tensor]:

@@ -48,8 +48,10 @@ class Scalar:
         out = Scalar(self.data * other.data, (self, other), "*")
 
         def _backward() -> None:
+            # exercise 1.2: Scalar a * b: add each input's local derivative times out.grad to its .grad (+=, never =)
             self.grad += other.data * out.grad
             other.grad += self.data * out.grad
+            # end exercise 1.2
 
         out._backward = _backward
         return out
@@ -108,6 +110,7 @@ class Scalar:
 
     def backward(self) -> None:
         """Set d(self)/d(node) in every node's .grad (accumulating, as the closures use +=)."""
+        # exercise 1.1: Scalar.backward: order the nodes topologically, seed self.grad = 1, run each _backward from the output down
         topo: list[Scalar] = []
         visited: set[int] = set()
         stack: list[tuple[Scalar, bool]] = [(self, False)]
@@ -123,6 +126,7 @@ class Scalar:
         self.grad = 1.0
         for node in reversed(topo):
             node._backward()
+        # end exercise 1.1
 
     def __neg__(self) -> Scalar:
         return self * -1

@@ -92,6 +92,7 @@ class Module:
     def named_parameters(self, prefix: str = "", remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
         """(dotted name, parameter) in registration order. A parameter shared by two modules
         (tied weights) is listed once, under its first name, unless remove_duplicate=False."""
+        # exercise 2.1: Module.named_parameters: walk the submodules, yield (dotted name, parameter), a shared (tied) parameter once
         seen: set[int] = set()
         for mname, m in self.named_modules(prefix):
             for pname, p in m._parameters.items():
@@ -99,6 +100,7 @@ class Module:
                     continue
                 seen.add(id(p))
                 yield (f"{mname}.{pname}" if mname else pname), p
+        # end exercise 2.1
 
     def parameters(self) -> Iterator[Parameter]:
         for _, p in self.named_parameters():

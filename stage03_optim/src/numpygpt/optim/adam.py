@@ -105,12 +105,15 @@ class Adam(Optimizer):
                 state["step"] += 1
                 t = state["step"]
 
+                # exercise 3.2: weight decay: AdamW shrinks θ directly (θ ← θ − lr λ θ), Adam adds λθ to the gradient
                 if weight_decay != 0:
                     if decoupled:
                         p.data *= 1 - lr * weight_decay  # θ ← θ − lr λ θ
                     else:
                         grad = grad + weight_decay * p.data  # g ← g + λθ (a new array)
+                # end exercise 3.2
 
+                # exercise 3.3: the Adam update: moments m and v in place, bias correction, θ ← θ − lr m̂ / (√v̂ + ε) (AMSGrad: the largest v)
                 # One scratch array serves every elementwise temporary of this parameter.
                 tmp = np.subtract(grad, m)
                 tmp *= 1 - beta1
@@ -136,6 +139,7 @@ class Adam(Optimizer):
                 np.divide(m, tmp, out=tmp)
                 tmp *= step_size
                 p.data -= tmp  # θ ← θ − lr m̂ / (√v̂ + ε)
+                # end exercise 3.3
         return loss
 
 

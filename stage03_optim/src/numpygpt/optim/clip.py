@@ -68,6 +68,7 @@ def clip_grads_with_norm_(
     grads = [p.grad for p in parameters if p.grad is not None]
     if len(grads) == 0:
         return
+    # exercise 3.4: clip_grads_with_norm_: scale every gradient in place by min(max_norm / (total_norm + 1e-6), 1)
     total = np.asarray(total_norm.data)
     one = total.dtype.type(1.0)
     # NOTE: computed in the norm's dtype, as PyTorch does in float32; a NaN norm gives a NaN
@@ -77,6 +78,7 @@ def clip_grads_with_norm_(
         return  # multiplying by exactly 1 would change no bit: skip a pass over every gradient
     for g in grads:
         g.data *= clip_coef.astype(g.dtype)
+    # end exercise 3.4
 
 
 def clip_grad_norm_(

@@ -266,6 +266,7 @@ class WarmupCosineLR(LRScheduler):
 
     def lr_at(self, it: int, base_lr: float) -> float:
         """The lr at step `it` for a group whose initial lr is `base_lr` (the formula above)."""
+        # exercise 3.5: WarmupCosineLR.lr_at: linear warm-up, then a cosine from base_lr down to min_lr, then min_lr
         if it < self.warmup_iters:
             return base_lr * (it + 1) / (self.warmup_iters + 1)
         if it > self.max_iters:
@@ -273,3 +274,4 @@ class WarmupCosineLR(LRScheduler):
         decay_ratio = (it - self.warmup_iters) / (self.max_iters - self.warmup_iters)
         coeff = 0.5 * (1.0 + math.cos(math.pi * decay_ratio))  # from 1 down to 0
         return self.min_lr + coeff * (base_lr - self.min_lr)
+        # end exercise 3.5

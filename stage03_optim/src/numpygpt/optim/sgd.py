@@ -75,6 +75,7 @@ class SGD(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                # exercise 3.1: SGD.step for one parameter: weight decay, momentum buffer (dampening, Nesterov), then θ ← θ − lr g in place
                 d_p = p.grad.data  # never modified: a new array wherever it changes
                 if weight_decay != 0:
                     d_p = d_p + weight_decay * p.data  # g + λθ
@@ -88,4 +89,5 @@ class SGD(Optimizer):
                         buf += d_p if dampening == 0 else (1 - dampening) * d_p
                     d_p = d_p + momentum * buf if nesterov else buf
                 p.data -= lr * d_p  # θ ← θ − lr g, in place: p.data stays the same array
+                # end exercise 3.1
         return loss

@@ -46,6 +46,7 @@ def merge(ids: Sequence[int], pair: Pair, new_id: int) -> list[int]:
     >>> merge([97, 97, 97, 98], (97, 97), 256)   # "aaab": the scan takes the first "aa"
     [256, 97, 98]
     """
+    # exercise 4.2: BPE merge: scan left to right, replace each non-overlapping occurrence of pair by new_id
     out: list[int] = []
     i = 0
     while i < len(ids):
@@ -56,6 +57,7 @@ def merge(ids: Sequence[int], pair: Pair, new_id: int) -> list[int]:
             out.append(ids[i])
             i += 1
     return out
+    # end exercise 4.2
 
 
 def best_pair(stats: dict[Pair, int]) -> Pair:
@@ -81,6 +83,7 @@ def train_merges_naive(chunks: dict[bytes, int], n_merges: int) -> list[Pair]:
     Returns:
         the merges in order; merge k creates token id 256 + k.
     """
+    # exercise 4.3: train_merges_naive: count adjacent pairs (weighted by chunk frequency), merge the best into token 256 + k, repeat
     words = [list(chunk) for chunk in chunks]
     freqs = list(chunks.values())
     merges: list[Pair] = []
@@ -95,6 +98,7 @@ def train_merges_naive(chunks: dict[bytes, int], n_merges: int) -> list[Pair]:
         words = [merge(w, pair, 256 + k) for w in words]
         merges.append(pair)
     return merges
+    # end exercise 4.3
 
 
 def train_merges(chunks: dict[bytes, int], n_merges: int, verbose: bool = False) -> list[Pair]:

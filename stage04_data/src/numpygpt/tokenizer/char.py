@@ -94,6 +94,7 @@ class CharTokenizer:
         """Encode a string into a list of ids, one per character: ``len(encode(s)) == len(s)``."""
         if not isinstance(s, str):
             raise TypeError(f"CharTokenizer.encode: expected a str, got {type(s).__name__}")
+        # exercise 4.1: CharTokenizer.encode: one id per character via stoi; an unknown character becomes unk, or a ValueError naming it and its position
         unk_id = None if self.unk is None else self.stoi[self.unk]
         ids = []
         for pos, c in enumerate(s):
@@ -105,6 +106,7 @@ class CharTokenizer:
                 )
             ids.append(i)
         return ids
+        # end exercise 4.1
 
     def encode_array(self, s: str, dtype: npt.DTypeLike = np.int64) -> np.ndarray:
         """Encode a string into an array of ids, shape (len(s),), vectorised with NumPy.

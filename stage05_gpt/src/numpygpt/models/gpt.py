@@ -56,12 +56,14 @@ class CausalSelfAttention(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         # x: (B, T, C); nh = n_head heads of size hs = C / nh
+        # exercise 5.1: CausalSelfAttention.forward: q, k, v heads from c_attn(x), causal attention (dropout only in training), heads merged, c_proj
         q, k, v = split_heads(self.c_attn(x), self.n_head)  # (B, T, 3C) -> 3 x (B, nh, T, hs)
         y = F.scaled_dot_product_attention(
             q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0
         )  # (B, nh, T, hs)
         y = merge_heads(y)  # heads side by side again: (B, T, C)
         return self.resid_dropout(self.c_proj(y))
+        # end exercise 5.1
 
 
 class MLP(nn.Module):
@@ -89,8 +91,10 @@ class Block(nn.Module):
         self.mlp = MLP(config)
 
     def forward(self, x: Tensor) -> Tensor:
+        # exercise 5.2: Block.forward: x = x + attn(ln_1(x)), then x + mlp(ln_2(x))
         x = x + self.attn(self.ln_1(x))
         return x + self.mlp(self.ln_2(x))
+        # end exercise 5.2
 
 
 class GPT(nn.Module):
@@ -133,6 +137,7 @@ class GPT(nn.Module):
         B, T = ids.shape
         if T > self.config.block_size:
             raise ValueError(f"GPT.forward: sequence length {T} exceeds block_size {self.config.block_size}")
+        # exercise 5.3: GPT.forward: token + position embeddings, the blocks, ln_f, the tied lm_head; the mean cross-entropy when targets are given
         tr = self.transformer
         tok = tr.wte(ids)  # (B, T, C)
         pos = tr.wpe(np.arange(T))  # (T, C), broadcast over the batch
@@ -148,6 +153,7 @@ class GPT(nn.Module):
             raise ValueError(f"GPT.forward: targets shape {t.shape} should equal idx shape {(B, T)}")
         loss = F.cross_entropy(logits.reshape(B * T, -1), t.reshape(-1))
         return logits, loss
+        # end exercise 5.3
 
     @no_grad()
     def stream(
@@ -168,6 +174,7 @@ class GPT(nn.Module):
             context = idx[:, -self.config.block_size :]  # crop: the model knows block_size positions
             logits, _ = self(context)
             logits = logits.data[:, -1, :].astype(np.float64)  # (B, V) scores for the next token
+            # exercise 5.4: sampling the next token: argmax at temperature 0; else logits / temperature, keep the top_k, softmax, one uniform draw per row
             if temperature == 0:
                 nxt = logits.argmax(axis=-1)
             else:
@@ -180,6 +187,7 @@ class GPT(nn.Module):
                 # Inverse-CDF sampling: one uniform number per row.
                 u = rng.random((probs.shape[0], 1))
                 nxt = np.minimum((probs.cumsum(axis=-1) < u).sum(axis=-1), probs.shape[-1] - 1)
+            # end exercise 5.4
             nxt = nxt.astype(idx.dtype)
             idx = np.concatenate([idx, nxt[:, None]], axis=1)
             yield nxt

@@ -36,11 +36,13 @@ class SplitHeads(Function):
 
     @once_differentiable
     def backward(self, gq: np.ndarray, gk: np.ndarray, gv: np.ndarray) -> np.ndarray:
+        # exercise 5.5: SplitHeads.backward: write gq, gk, gv back into their slots of one (B, T, 3C) gradient
         B, nh, T, hs = gq.shape
         g = np.empty((B, T, 3, nh, hs), dtype=gq.dtype)
         for i, gi in enumerate((gq, gk, gv)):
             g[:, :, i] = gi.transpose(0, 2, 1, 3)  # (B, T, nh, hs)
         return g.reshape(B, T, 3 * nh * hs)
+        # end exercise 5.5
 
 
 class MergeHeads(Function):

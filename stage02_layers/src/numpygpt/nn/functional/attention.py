@@ -19,9 +19,11 @@ def causal_bias(L: int, S: int, dtype: str) -> np.ndarray:
 
     Cached: the same block size gives the same mask every step. Read-only, as it is shared.
     """
+    # exercise 2.5: causal_bias: an (L, S) array, 0 where key j <= query i and -inf above the diagonal (read-only: it is cached)
     bias = np.triu(np.full((L, S), -np.inf, dtype=dtype), k=1)
     bias.flags.writeable = False
     return bias
+    # end exercise 2.5
 
 
 class ScaledDotProductAttention(Function):
@@ -55,6 +57,7 @@ class ScaledDotProductAttention(Function):
 
     @once_differentiable
     def backward(self, gy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # exercise 2.6: ScaledDotProductAttention.backward: gv = A^T gy, then dropout's and softmax's backward, gq = gs k * scale, gk = gs^T q * scale
         q, k, v = (t.data for t in self.inputs)
         p, a = self.p, self.a
         gv = a.swapaxes(-1, -2) @ gy  # (..., S, Ev)
@@ -69,6 +72,7 @@ class ScaledDotProductAttention(Function):
         gk = gs.swapaxes(-1, -2) @ q
         gk *= scale
         return gq, gk, gv
+        # end exercise 2.6
 
 
 def row_sums(x: np.ndarray) -> np.ndarray:

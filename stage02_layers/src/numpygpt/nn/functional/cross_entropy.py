@@ -49,6 +49,7 @@ class CrossEntropy(Function):
 
     @once_differentiable
     def backward(self, gy: np.ndarray) -> np.ndarray:
+        # exercise 2.4: CrossEntropy.backward: (softmax - onehot(target)) * gy, divided by the counted rows for 'mean'; ignored rows get 0
         if self.reduction == "none":
             scale = gy[:, None]  # (M, 1): each row has its own upstream gradient
         else:
@@ -60,6 +61,7 @@ class CrossEntropy(Function):
         if not self.all_valid:
             g[~self.valid] = 0
         return g
+        # end exercise 2.4
 
 
 def cross_entropy(

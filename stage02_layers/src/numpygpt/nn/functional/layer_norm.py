@@ -56,6 +56,7 @@ class LayerNorm(Function):
 
     @once_differentiable
     def backward(self, gy: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        # exercise 2.2: LayerNorm.backward: gx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = gy * w; gw and gb are column sums
         xhat, rstd = self.xhat, self.rstd
         gy2 = gy.reshape(xhat.shape)  # (N, D)
         w = self.inputs[1].data.reshape(-1) if self.has_weight else np.ones(xhat.shape[1], dtype=gy.dtype)
@@ -74,6 +75,7 @@ class LayerNorm(Function):
         if self.has_bias:
             grads.append(col_sums(gy2).reshape(self.inputs[-1].shape))
         return tuple(grads)
+        # end exercise 2.2
 
 
 def layer_norm(

@@ -35,8 +35,10 @@ class Softmax(Function):
 
     @once_differentiable
     def backward(self, gy: np.ndarray) -> np.ndarray:
+        # exercise 2.3: Softmax.backward: gx = y * (gy - sum(gy * y)) along dim, with y the saved output
         y = self.output().data
         return y * (gy - (gy * y).sum(axis=self.dim, keepdims=True))
+        # end exercise 2.3
 
 
 class LogSoftmax(Function):

@@ -57,6 +57,7 @@ def get_batch(
         raise TypeError(f"get_batch: rng must be a np.random.Generator (np.random.default_rng(seed)), "
                         f"got {type(rng).__name__}")
 
+    # exercise 4.5: get_batch: B random starts in [0, N - T) with one rng.integers call; x the windows, y the same shifted by one
     starts = rng.integers(0, len(data) - block_size, size=batch_size)  # (B,)
     index = starts[:, None] + np.arange(block_size + 1)  # (B, T+1) one row of positions per window
     # Fancy indexing gathers all windows in one call; on a memmap it reads just those pages.
@@ -64,6 +65,7 @@ def get_batch(
     x = np.ascontiguousarray(windows[:, :-1])  # (B, T)
     y = np.ascontiguousarray(windows[:, 1:])  # (B, T)
     return x, y
+    # end exercise 4.5
 
 
 def load_split(dataset_dir: str | Path, split: str) -> np.memmap:

@@ -123,9 +123,11 @@ class TokenDataset:
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Window `index`: (x, y), each int64 of shape (T,)."""
+        # exercise 4.4: TokenDataset.__getitem__: window i of block_size + 1 tokens; x is all but the last, y all but the first
         i = _check_index(index, len(self), "TokenDataset")
         window = np.asarray(self.ids[i : i + self.block_size + 1], dtype=np.int64)  # (T+1,)
         return window[:-1], window[1:]
+        # end exercise 4.4
 
     def __getitems__(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Windows at `indices` (shape (B,)) gathered at once: (x, y), each int64 of shape (B, T)."""
