@@ -186,3 +186,10 @@ def test_resume_without_a_checkpoint_is_a_clear_error(cfg: TrainConfig) -> None:
     cfg.resume = True
     with pytest.raises(CheckpointError, match="last.npz does not exist"):
         train(cfg)
+
+
+@pytest.mark.cli
+def test_main_reports_a_missing_resume_checkpoint_without_a_traceback(cfg: TrainConfig, capsys) -> None:
+    args = [f"--{k}={v}" for k, v in cfg.__dict__.items()] + ["--resume"]
+    assert train_mod.main(args) == 2
+    assert "last.npz does not exist" in capsys.readouterr().err

@@ -21,7 +21,7 @@ import numpy as np
 
 import numpygpt.nn as nn
 from numpygpt.autograd import no_grad
-from numpygpt.checkpoint import load_checkpoint, save_checkpoint
+from numpygpt.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from numpygpt.configs import TrainConfig, parse_args
 from numpygpt.models import GPT, GPTConfig
 from numpygpt.optim import AdamW, clip_grad_norm_, configure_weight_decay
@@ -81,7 +81,10 @@ def estimate_loss(model: GPT, splits: dict[str, np.ndarray], cfg: TrainConfig, i
     return out
 
 
-def checkpoint_state(cfg, model, optimizer, scheduler, tokenizer, rng, it, best_val) -> dict[str, Any]:
+def checkpoint_state(
+    cfg: TrainConfig, model: GPT, optimizer: AdamW, scheduler: WarmupCosineLR, tokenizer: Any,
+    rng: np.random.Generator, it: int, best_val: float,
+) -> dict[str, Any]:
     """Everything a run needs to continue exactly where it was."""
     return {
         "iter": it,
@@ -194,6 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrainingDiverged as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except CheckpointError as e:  # --resume without a usable last.npz
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if summary["interrupted"]:
         return 130
     from numpygpt.plot import plot_metrics
