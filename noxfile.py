@@ -199,7 +199,7 @@ def exercises(session: nox.Session) -> None:
     session.run("python", str(ROOT / "tools" / "check_workspaces.py"), *session.posargs)
 
 
-# A bare `nox` runs the stage sessions and the mutant check; the main job and benchmarks are
-# asked for by name.
-# The mutant check belongs to "the tests": it proves they catch the classic mistakes.
+# A bare `nox` runs the stage sessions and the mutant check (it proves the tests catch the
+# classic mistakes, so it belongs to "the tests"); the main job and benchmarks are asked for
+# by name.
 nox.options.sessions = [f[: len("stage01")] for f in existing_stages()] + ["mutants"]
