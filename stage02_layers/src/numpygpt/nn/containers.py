@@ -7,7 +7,20 @@ from typing import Any, Iterable, Iterator, Mapping
 from .module import Module, indent
 
 
-class Sequential(Module):
+class _NumberedModules(Module):
+    """Modules registered under the names "0", "1", ..., indexable and iterable in that order."""
+
+    def __getitem__(self, i: int) -> Module:
+        return list(self._modules.values())[i]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+
+class Sequential(_NumberedModules):
     """Calls its modules in order, each on the previous one's output."""
 
     def __init__(self, *modules: Module) -> None:
@@ -20,17 +33,8 @@ class Sequential(Module):
             x = m(x)
         return x
 
-    def __getitem__(self, i: int) -> Module:
-        return list(self._modules.values())[i]
 
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-
-class ModuleList(Module):
+class ModuleList(_NumberedModules):
     """A list of modules, registered under the names "0", "1", ... (no forward of its own)."""
 
     def __init__(self, modules: Iterable[Module] = ()) -> None:
@@ -41,15 +45,6 @@ class ModuleList(Module):
     def append(self, module: Module) -> ModuleList:
         setattr(self, str(len(self._modules)), module)
         return self
-
-    def __getitem__(self, i: int) -> Module:
-        return list(self._modules.values())[i]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
 
     def __repr__(self) -> str:
         """As PyTorch: a run of modules that print alike is one line, `(0-3): 4 x Block(...)`."""
