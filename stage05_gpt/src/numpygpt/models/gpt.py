@@ -173,7 +173,8 @@ class GPT(nn.Module):
         for _ in range(max_new_tokens):
             context = idx[:, -self.config.block_size :]  # crop: the model knows block_size positions
             logits, _ = self(context)
-            logits = logits.data[:, -1, :].astype(np.float64)  # (B, V) scores for the next token
+            # (B, V) scores for the next token; float64 for the sampling arithmetic only (V numbers)
+            logits = logits.data[:, -1, :].astype(np.float64)
             # exercise 5.4: sampling the next token: argmax at temperature 0; else logits / temperature, keep the top_k, softmax, one uniform draw per row
             if temperature == 0:
                 nxt = logits.argmax(axis=-1)

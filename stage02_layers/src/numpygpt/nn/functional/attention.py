@@ -10,6 +10,7 @@ import numpy as np
 from numpygpt.autograd import Function, Tensor, once_differentiable
 
 from ._checks import check_float, check_tensor
+from ._sums import row_sums
 from .dropout import dropout_mask
 
 
@@ -73,11 +74,6 @@ class ScaledDotProductAttention(Function):
         gk *= scale
         return gq, gk, gv
         # end exercise 2.6
-
-
-def row_sums(x: np.ndarray) -> np.ndarray:
-    """x.sum(-1) for short last axes, as one BLAS matrix-vector product (see layer_norm.row_mean)."""
-    return (x.reshape(-1, x.shape[-1]) @ np.ones(x.shape[-1], dtype=x.dtype)).reshape(x.shape[:-1])
 
 
 def softmax_last(s: np.ndarray, first_key_visible: bool) -> np.ndarray:

@@ -7,6 +7,7 @@ import numpy as np
 from numpygpt.autograd import Function, Tensor, once_differentiable
 
 from ._checks import check_float, check_tensor
+from ._sums import row_sums
 
 
 class CrossEntropy(Function):
@@ -24,16 +25,15 @@ class CrossEntropy(Function):
         self.targets, self.ignore_index, self.reduction = targets, ignore_index, reduction
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        m, c = x.shape
         t = self.targets
         valid = t != self.ignore_index
         self.all_valid = bool(valid.all())
         self.valid = valid
         self.safe_t = t if self.all_valid else np.where(valid, t, 0)
-        rows = np.arange(m)
+        rows = np.arange(x.shape[0])
         shifted = x - x.max(axis=1, keepdims=True)  # NOTE: exp of the shifted row never overflows
         e = np.exp(shifted)
-        s = e @ np.ones(c, dtype=x.dtype)  # row sums in BLAS (see layer_norm.row_mean)
+        s = row_sums(e)  # (M,)
         nll = np.log(s) - shifted[rows, self.safe_t]
         e /= s[:, None]
         self.probs = e  # (M, C) softmax: the gradient is (probs - onehot) * scale

@@ -7,7 +7,7 @@ import numpy as np
 from numpygpt.autograd import Function, Tensor, once_differentiable
 
 from ._checks import check_float, check_tensor
-from .layer_norm import col_sums
+from ._sums import col_sums
 
 
 class Linear(Function):
