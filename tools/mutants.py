@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stagetests import ROOT, STAGES, Outcome, copy_stages, run_tests, stage_of  # noqa: E402
+from stagetests import ROOT, STAGES, Outcome, copy_stages, run_tests  # noqa: E402
 
 
 @dataclass(frozen=True)
