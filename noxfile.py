@@ -33,6 +33,7 @@ STAGES = [
     "stage05_gpt",
 ]
 TEST_DEPS = ["pytest>=8", "hypothesis>=6.100"]
+LINT_DEPS = ["ruff==0.17.6"]  # pinned: a new ruff release may add findings; upgrade on purpose
 TORCH_CPU = "torch==2.13.0+cpu"  # the reference for parity fixtures and benchmarks
 
 # uv must use the Python that runs nox, never download an interpreter of its own.
@@ -199,7 +200,23 @@ def exercises(session: nox.Session) -> None:
     session.run("python", str(ROOT / "tools" / "check_workspaces.py"), *session.posargs)
 
 
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Static checks of every stage: ruff's lint rules and formatting (ruff.toml).
+
+    `nox -s lint -- --fix` applies ruff's safe fixes and formats the code instead of checking.
+    The same checks run before each commit with `pre-commit install` (.pre-commit-config.yaml).
+    """
+    session.install(*LINT_DEPS)
+    if "--fix" in session.posargs:
+        session.run("ruff", "check", "--fix", ".")
+        session.run("ruff", "format", ".")
+        return
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
 # A bare `nox` runs the stage sessions and the mutant check (it proves the tests catch the
 # classic mistakes, so it belongs to "the tests"); the main job and benchmarks are asked for
 # by name.
-nox.options.sessions = [f[: len("stage01")] for f in existing_stages()] + ["mutants"]
+nox.options.sessions = ["lint"] + [f[: len("stage01")] for f in existing_stages()] + ["mutants"]

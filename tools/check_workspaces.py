@@ -30,8 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stagetests import ROOT, STAGES, Outcome, copy_stages, run_tests, stage_of  # noqa: E402
-from workspace import create, fill_text, readme_block, stage_regions, stub_text  # noqa: E402
+from stagetests import ROOT, STAGES, Outcome, copy_stages, run_tests, stage_of
+from workspace import create, fill_text, readme_block, stage_regions, stub_text
 
 ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stagetests import ROOT, STAGES, Outcome, copy_stages, run_tests  # noqa: E402
+from stagetests import ROOT, STAGES, Outcome, copy_stages, run_tests
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THRE
 
 A = "stage01_autograd/src/numpygpt/autograd/"
 N = "stage02_layers/src/numpygpt/nn/"
-O = "stage03_optim/src/numpygpt/optim/"
+OPT = "stage03_optim/src/numpygpt/optim/"
 D = "stage04_data/src/numpygpt/"
 G = "stage05_gpt/src/numpygpt/"
 
@@ -120,21 +120,21 @@ MUTANTS: list[Mutant] = [
            "if p is None or (remove_duplicate and id(p) in seen):", "if p is None:",
            "a tied (shared) parameter must be listed once, or the optimizer updates it twice"),
     # ----- stage03: optim ----------------------------------------------------------------------
-    Mutant("adam-without-bias-correction", O + "adam.py",
+    Mutant("adam-without-bias-correction", OPT + "adam.py",
            "                bias_correction1 = 1 - beta1**t\n                bias_correction2 = 1 - beta2**t\n",
            "                bias_correction1 = 1.0\n                bias_correction2 = 1.0\n",
            "Adam divides m and v by (1 - beta^t): they start at 0 and are too small early on"),
-    Mutant("adamw-weight-decay-in-the-gradient", O + "adam.py",
+    Mutant("adamw-weight-decay-in-the-gradient", OPT + "adam.py",
            "                    if decoupled:\n", "                    if False:\n",
            "AdamW shrinks the weights directly (decoupled); adding λθ to the gradient is Adam's L2"),
-    Mutant("sgd-momentum-never-decays", O + "sgd.py",
+    Mutant("sgd-momentum-never-decays", OPT + "sgd.py",
            "buf *= momentum  # b_t", "buf *= 1.0  # b_t",
            "the momentum buffer is b = μ b + g: the old buffer must be multiplied by μ"),
-    Mutant("clip-also-scales-small-gradients-up", O + "clip.py",
+    Mutant("clip-also-scales-small-gradients-up", OPT + "clip.py",
            "clip_coef = np.minimum(total.dtype.type(max_norm) / (total + total.dtype.type(1e-6)), one)",
            "clip_coef = total.dtype.type(max_norm) / (total + total.dtype.type(1e-6))",
            "clipping only ever scales down: min(max_norm / norm, 1)"),
-    Mutant("warmup-starts-at-zero", O + "lr_scheduler.py",
+    Mutant("warmup-starts-at-zero", OPT + "lr_scheduler.py",
            "return base_lr * (it + 1) / (self.warmup_iters + 1)", "return base_lr * it / self.warmup_iters",
            "warm-up step it uses lr * (it + 1) / (warmup_iters + 1): the first step is not wasted at lr 0"),
     # ----- stage04: data -----------------------------------------------------------------------
@@ -231,10 +231,10 @@ def table(rows: list[tuple[str, str, str, str]]) -> str:
     """A plain-text table: mutant | verdict | caught by | message."""
     header = ("mutant", "verdict", "caught by", "message")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
-    lines = [" | ".join(h.ljust(w) for h, w in zip(header[:3], widths)) + " | " + header[3]]
+    lines = [" | ".join(h.ljust(w) for h, w in zip(header[:3], widths, strict=True)) + " | " + header[3]]
     lines.append("-+-".join("-" * w for w in widths) + "-+-" + "-" * 40)
     for r in rows:
-        lines.append(" | ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + " | " + r[3])
+        lines.append(" | ".join(c.ljust(w) for c, w in zip(r[:3], widths, strict=True)) + " | " + r[3])
     return "\n".join(lines)
 
 
@@ -296,14 +296,14 @@ def main(argv: list[str] | None = None) -> int:
             outcomes = list(pool.map(work, chosen))
 
     rows = []
-    for m, out in zip(chosen, outcomes):
+    for m, out in zip(chosen, outcomes, strict=True):
         if out.passed:
             rows.append((m.name, "SURVIVED", "-", f"no test failed ({out.summary}); hint: {m.hint}"))
         else:
             rows.append((m.name, "weak" if is_weak(out.message) else "caught", out.first_failure, out.message))
     print()
     print(table(rows))
-    survived = [m.name for m, o in zip(chosen, outcomes) if o.passed]
+    survived = [m.name for m, o in zip(chosen, outcomes, strict=True) if o.passed]
     weak = [r[0] for r in rows if r[1] == "weak"]
     print()
     print(

@@ -4,7 +4,7 @@ gradient is the upstream gradient summed over that axis (sum_to, in ops/shape.py
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -91,7 +91,7 @@ def test_binary_op_gradcheck_on_random_broadcast_shapes(name, shapes, seed) -> N
     rng = np.random.default_rng(seed)
     a, b = (
         Tensor(rng.uniform(0.5, 2.0, s) * rng.choice([-1.0, 1.0], s) * k, requires_grad=True)
-        for s, k in zip(shapes.input_shapes, (1.0, 1.1))
+        for s, k in zip(shapes.input_shapes, (1.0, 1.1), strict=True)
     )
     assert gradcheck(op, a, b, seed=seed)
 

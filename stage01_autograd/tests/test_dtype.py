@@ -4,7 +4,7 @@ float32 tensor (tensor.scalar_array). float64 works throughout, for gradient che
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest

@@ -241,9 +241,8 @@ def test_no_grad_decorator_records_nothing() -> None:
 
 @pytest.mark.ex1_4
 def test_no_grad_restores_the_mode_after_an_exception() -> None:
-    with pytest.raises(KeyError):
-        with no_grad():
-            raise KeyError("inside")
+    with pytest.raises(KeyError), no_grad():
+        raise KeyError("inside")
     assert is_grad_enabled()
 
 

@@ -7,7 +7,7 @@ backward names the Function that failed and the ops that made its output.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -45,7 +45,7 @@ def test_shapes_that_do_not_broadcast(name: str, op: Callable) -> None:
 
 def test_comparison_shapes_that_do_not_broadcast() -> None:
     with pytest.raises(ValueError, match=r"greater: .*\(shapes \(2, 3\) and \(4,\)\)"):
-        m23() > Tensor(np.ones(4))
+        _ = m23() > Tensor(np.ones(4))
 
 
 def test_broadcast_to_a_smaller_shape() -> None:

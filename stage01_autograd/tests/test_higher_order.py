@@ -6,7 +6,7 @@ of its own; once_differentiable backward passes (NumPy inside) refuse create_gra
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest

@@ -7,7 +7,7 @@ select one with `nox -s stage01 -- -k "gradcheck and matmul_batched"`.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest

@@ -5,7 +5,7 @@ numbers on either side, and Scalar and Tensor agreeing on the same expressions.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -55,7 +55,7 @@ def test_scalar_gradient_matches_central_differences(name: str) -> None:
     f, xs = UNARY_AND_BINARY[name]
     inputs = [Scalar(x) for x in xs]
     f(*inputs).backward()
-    for i, (inp, expected) in enumerate(zip(inputs, numeric_grads(f, *xs))):
+    for i, (inp, expected) in enumerate(zip(inputs, numeric_grads(f, *xs), strict=True)):
         assert inp.grad == pytest.approx(expected, rel=1e-6, abs=1e-8), (
             f"Scalar {name}: input {i} has grad {inp.grad}, central differences give {expected:.6g}: does "
             f"every _backward add (+=, not =) to .grad, and does backward() run from the output down to the leaves?"
@@ -123,5 +123,5 @@ def test_scalar_and_tensor_agree(name: str, values: tuple[float, float, float]) 
     ys.backward()
     yt.backward()
     assert yt.item() == pytest.approx(ys.data, rel=1e-12)
-    for s, t in zip(scalars, tensors):
+    for s, t in zip(scalars, tensors, strict=True):
         assert t.grad.item() == pytest.approx(s.grad, rel=1e-12, abs=1e-15)

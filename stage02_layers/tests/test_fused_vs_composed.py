@@ -10,7 +10,7 @@ Select with `nox -s stage02 -- -m composed`.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pytest
@@ -60,7 +60,7 @@ def assert_same(
     op = f"{name}: " if name else ""
     why = f": {hint}" if hint else ""
     np.testing.assert_allclose(y_f, y_c, rtol=1e-9, atol=atol, err_msg=f"{op}forward differs from the composed op{why}")
-    for i, (a, b) in enumerate(zip(g_f, g_c)):
+    for i, (a, b) in enumerate(zip(g_f, g_c, strict=True)):
         np.testing.assert_allclose(
             a, b, rtol=1e-7, atol=grad_atol, err_msg=f"{op}gradient of input {i} differs from the composed op's{why}"
         )
@@ -298,7 +298,7 @@ def test_fused_op_is_one_graph_node_and_once_differentiable(name: str) -> None:
     fn, shapes = ONE_NODE[name]
     xs = leaves(np.random.default_rng(0), *shapes)
     y = fn(*xs)
-    assert y.creator is not None and all(t is x for t, x in zip(y.creator.inputs, xs)), (
+    assert y.creator is not None and all(t is x for t, x in zip(y.creator.inputs, xs, strict=True)), (
         f"{name}: expected one Function taking the inputs directly, got a chain ending in {y.creator}"
     )
     loss = (y * Tensor(np.random.default_rng(1).standard_normal(y.shape))).sum()

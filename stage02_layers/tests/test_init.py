@@ -152,7 +152,7 @@ def test_manual_seed_gives_bit_identical_models() -> None:
     b = build()
     nn.manual_seed(1338)
     c = build()
-    for (name, x), y, z in zip(a.state_dict().items(), b.state_dict().values(), c.state_dict().values()):
+    for (name, x), y, z in zip(a.state_dict().items(), b.state_dict().values(), c.state_dict().values(), strict=True):
         assert x.tobytes() == y.tobytes(), f"{name} differs under the same seed"
         if name.endswith("weight") and not name.startswith("2."):  # LayerNorm's weight is all ones
             assert not np.array_equal(x, z), f"{name} is the same under a different seed"
@@ -166,7 +166,7 @@ def test_manual_seed_repeats_dropout_masks() -> None:
     nn.manual_seed(3)
     again = [F.dropout(x, 0.5).data for _ in range(2)]
     assert not np.array_equal(*first), "successive masks should differ"
-    for m, n in zip(first, again):
+    for m, n in zip(first, again, strict=True):
         np.testing.assert_array_equal(m, n)
 
 
@@ -186,7 +186,7 @@ def test_rng_state_round_trip() -> None:
     state = nn.get_rng_state()
     first = build().state_dict()
     nn.set_rng_state(state)
-    for x, y in zip(first.values(), build().state_dict().values()):
+    for x, y in zip(first.values(), build().state_dict().values(), strict=True):
         np.testing.assert_array_equal(x, y)
 
 

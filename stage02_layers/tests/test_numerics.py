@@ -6,7 +6,7 @@ Select with `nox -s stage02 -- -m numerics`.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest

@@ -11,8 +11,9 @@ Select with `nox -s stage02 -- -m parity`, one case with `-k "parity and sdpa_ca
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest

@@ -145,7 +145,7 @@ def run_schedule(sched: dict) -> np.ndarray:
             ]
         )
     params = [torch.zeros(1, requires_grad=True) for _ in sched["lrs"]]
-    opt = torch.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, sched["lrs"])])
+    opt = torch.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, sched["lrs"], strict=True)])
     kwargs = dict(sched["kwargs"])
     if sched["scheduler"] == "LambdaLR":
         kwargs["lr_lambda"] = LAMBDAS[: len(sched["lrs"])]
@@ -165,7 +165,7 @@ def run_clips() -> dict[str, np.ndarray]:
     out = {f"clip__grads__{i}": g for i, g in enumerate(base)}
     for clip in CLIPS:
         params = [torch.zeros(g.shape, requires_grad=True) for g in base]
-        for p, g in zip(params, base):
+        for p, g in zip(params, base, strict=True):
             p.grad = torch.from_numpy(g.copy())
         norm = torch.nn.utils.clip_grad_norm_(params, clip["max_norm"], norm_type=float(clip["norm_type"]))
         out[f"{clip['name']}__norm"] = norm.numpy().copy()

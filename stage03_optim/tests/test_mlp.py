@@ -88,5 +88,5 @@ def test_the_gpt_recipe_loop_trains_the_mlp() -> None:
         accuracy = float((model(Tensor(X)).data.argmax(axis=1) == Y).mean())
     assert accuracy > 0.95
     assert all(np.isfinite(norms))
-    assert all(p.data is a and p.dtype == np.float32 for p, a in zip(model.parameters(), arrays))
+    assert all(p.data is a and p.dtype == np.float32 for p, a in zip(model.parameters(), arrays, strict=True))
     assert sched.get_last_lr() == [3e-3, 3e-3]

@@ -37,7 +37,7 @@ def test_matrices_decay_vectors_do_not() -> None:
     ]
     by_name = dict(named)
     for group in (decay, no_decay):
-        assert all(p is by_name[n] for n, p in zip(group["param_names"], group["params"]))
+        assert all(p is by_name[n] for n, p in zip(group["param_names"], group["params"], strict=True))
 
 
 @pytest.mark.ex3_2

@@ -94,7 +94,7 @@ def test_optimizer_trajectory_matches_torch(run: dict) -> None:
 @pytest.mark.parametrize("sched", SCHEDULES, ids=[s["name"] for s in SCHEDULES])
 def test_schedule_matches_torch(sched: dict) -> None:
     params = [Tensor(np.zeros(1, np.float32), requires_grad=True) for _ in sched["lrs"]]
-    opt = SGD([{"params": [p], "lr": lr} for p, lr in zip(params, sched["lrs"])])
+    opt = SGD([{"params": [p], "lr": lr} for p, lr in zip(params, sched["lrs"], strict=True)])
     kwargs = dict(sched["kwargs"])
     if sched["scheduler"] == "LambdaLR":
         kwargs["lr_lambda"] = LAMBDAS[: len(sched["lrs"])]

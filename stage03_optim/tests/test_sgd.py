@@ -30,7 +30,7 @@ def run(opt_kwargs: dict, steps: int = 3) -> list[np.ndarray]:
 
 
 def check(got: list[np.ndarray], expected: list[list[float]]) -> None:
-    for t, (a, e) in enumerate(zip(got, expected), start=1):
+    for t, (a, e) in enumerate(zip(got, expected, strict=True), start=1):
         np.testing.assert_allclose(a, e, rtol=1e-6, atol=1e-7, err_msg=f"θ after step {t}")
 
 

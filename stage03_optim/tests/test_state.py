@@ -70,7 +70,7 @@ def test_resume_is_bit_identical(name: str) -> None:
 
     for k in straight:
         assert np.array_equal(resumed[k].data, straight[k].data), f"{name}: {k} differs after resuming"
-    for p_straight, p_resumed in zip(straight.values(), resumed.values()):
+    for p_straight, p_resumed in zip(straight.values(), resumed.values(), strict=True):
         for key, value in opt.state[p_straight].items():
             assert np.array_equal(opt2.state[p_resumed][key], value), f"{name}: state {key!r} differs"
 

@@ -67,10 +67,9 @@ def test_interrupted_write_leaves_no_partial_file(tmp_path, error: BaseException
     target = tmp_path / "corpus.txt"
     if existing is not None:
         target.write_bytes(existing)
-    with pytest.raises(type(error)):
-        with atomic_writer(target) as f:
-            f.write(TEXT[:100])  # half the file is written ...
-            raise error  # ... when the process is interrupted
+    with pytest.raises(type(error)), atomic_writer(target) as f:
+        f.write(TEXT[:100])  # half the file is written ...
+        raise error  # ... when the process is interrupted
     assert (target.read_bytes() if target.exists() else None) == existing
     assert leftovers(tmp_path) == []
 

@@ -63,7 +63,7 @@ def test_seeded_shuffles_are_reproducible_and_change_every_epoch() -> None:
     b = DataLoader(TensorDataset(np.arange(50)), batch_size=8, shuffle=True, seed=1234)
     a_epochs = [epoch_indices(a) for _ in range(3)]
     b_epochs = [epoch_indices(b) for _ in range(3)]
-    for ea, eb in zip(a_epochs, b_epochs):
+    for ea, eb in zip(a_epochs, b_epochs, strict=True):
         np.testing.assert_array_equal(ea, eb)
     assert not np.array_equal(a_epochs[0], a_epochs[1])
     assert not np.array_equal(a_epochs[0], np.arange(50))

@@ -25,7 +25,7 @@ def test_generate_extends_beyond_block_size_by_cropping() -> None:
     out = model().generate(PROMPT, max_new_tokens=20, seed=0)
     assert out.shape == (1, 23)
     np.testing.assert_array_equal(out[:, :3], PROMPT)
-    assert ((0 <= out) & (out < 11)).all()
+    assert ((out >= 0) & (out < 11)).all()
 
 
 @pytest.mark.ex5_4

@@ -256,12 +256,12 @@ def test_split_and_merge_heads_equal_the_reshape_permute_chain() -> None:
     chain = x.reshape(B, T, 3, nh, hs).permute(2, 0, 3, 1, 4)
     ref = [chain[0], chain[1], chain[2]]
     fused = split_heads(x, nh)
-    for r, f in zip(ref, fused):
+    for r, f in zip(ref, fused, strict=True):
         np.testing.assert_array_equal(r.data, f.data)
         assert f.data.flags.c_contiguous
-    sum((r * g).sum() for r, g in zip(ref, gys)).backward()
+    sum((r * g).sum() for r, g in zip(ref, gys, strict=True)).backward()
     ref_grad, x.grad = x.grad.data.copy(), None
-    sum((f * g).sum() for f, g in zip(fused, gys)).backward()
+    sum((f * g).sum() for f, g in zip(fused, gys, strict=True)).backward()
     np.testing.assert_array_equal(x.grad.data, ref_grad)
     assert gradcheck(lambda x: split_heads(x, nh), x)
 

@@ -136,7 +136,8 @@ def test_checkpoint_round_trip_keeps_types(tmp_path: Path) -> None:
 
 @pytest.mark.cli
 def test_missing_truncated_and_incompatible_checkpoints_are_clear_errors(cfg: TrainConfig, tmp_path: Path, capsys) -> None:
-    from numpygpt.sample import load_model, main as sample_main
+    from numpygpt.sample import load_model
+    from numpygpt.sample import main as sample_main
 
     with pytest.raises(CheckpointError, match="does not exist"):
         load_model(tmp_path / "nope.npz")

@@ -9,7 +9,8 @@ import contextlib
 import ctypes
 import ctypes.util
 import sys
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 _M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers (malloc.h)
 _M_MMAP_THRESHOLD = -3

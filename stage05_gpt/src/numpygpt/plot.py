@@ -21,14 +21,15 @@ def plot_metrics(metrics_csv: str | Path, png: str | Path) -> bool:
     except ImportError:
         print("loss curve: matplotlib is not installed (pip install matplotlib), skipping the PNG")
         return False
-    rows = list(csv.DictReader(open(metrics_csv, newline="")))
+    with open(metrics_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
     step = [(int(r["iter"]), float(r["loss"])) for r in rows if r["loss"]]
     evals = [(int(r["iter"]), float(r["train_loss"]), float(r["val_loss"])) for r in rows if r["val_loss"]]
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     if step:
-        ax.plot(*zip(*step), lw=0.8, alpha=0.6, label="training batch loss")
+        ax.plot(*zip(*step, strict=True), lw=0.8, alpha=0.6, label="training batch loss")
     if evals:
-        it, tr, va = zip(*evals)
+        it, tr, va = zip(*evals, strict=True)
         ax.plot(it, tr, "o-", label="train loss (estimate)")
         ax.plot(it, va, "s-", label="val loss (estimate)")
     ax.set_xlabel("iteration")

@@ -14,8 +14,9 @@ import math
 import signal
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -126,7 +127,8 @@ def train(cfg: TrainConfig, on_step: Callable[[int, float, GPT], None] | None = 
     stop = _StopFlag()
     previous_handler = signal.signal(signal.SIGINT, stop)
     new_file = not (cfg.resume and metrics_path.exists())
-    metrics_file = open(metrics_path, "w" if new_file else "a", newline="")
+    # NOTE: closed in the `finally` below, which also restores the Ctrl-C handler.
+    metrics_file = open(metrics_path, "w" if new_file else "a", newline="")  # noqa: SIM115
     metrics = csv.writer(metrics_file)
     if new_file:
         metrics.writerow(["iter", "loss", "lr", "ms_per_iter", "tokens_per_s", "train_loss", "val_loss"])
@@ -134,17 +136,18 @@ def train(cfg: TrainConfig, on_step: Callable[[int, float, GPT], None] | None = 
     t_start, step_seconds, it_last = time.perf_counter(), 0.0, it  # step_seconds: since the last log line
     try:
         while True:
-            if it % cfg.eval_interval == 0 or it == cfg.max_iters:
-                if not (it == start_it and cfg.resume):
-                    losses = estimate_loss(model, splits, cfg, it)
-                    print(f"iter {it}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}", flush=True)
-                    metrics.writerow([it, "", "", "", "", f"{losses['train']:.6f}", f"{losses['val']:.6f}"])
-                    metrics_file.flush()
-                    state = checkpoint_state(cfg, model, optimizer, scheduler, tokenizer, rng, it, min(best_val, losses["val"]))
-                    if losses["val"] < best_val:
-                        best_val = losses["val"]
-                        save_checkpoint(best_path, state)
-                    save_checkpoint(last_path, state)
+            # An evaluation iteration, unless it is the one a resumed run starts on (done before the save).
+            is_eval = it % cfg.eval_interval == 0 or it == cfg.max_iters
+            if is_eval and not (it == start_it and cfg.resume):
+                losses = estimate_loss(model, splits, cfg, it)
+                print(f"iter {it}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}", flush=True)
+                metrics.writerow([it, "", "", "", "", f"{losses['train']:.6f}", f"{losses['val']:.6f}"])
+                metrics_file.flush()
+                state = checkpoint_state(cfg, model, optimizer, scheduler, tokenizer, rng, it, min(best_val, losses["val"]))
+                if losses["val"] < best_val:
+                    best_val = losses["val"]
+                    save_checkpoint(best_path, state)
+                save_checkpoint(last_path, state)
             if it >= cfg.max_iters:
                 break
 

@@ -13,8 +13,30 @@ from .gradcheck import GradcheckError, gradcheck, numerical_vjp
 from .graph import to_dot, to_mermaid
 from .mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .ops import (
-    abs, amax, broadcast_to, cat, concat, exp, expand, log, matmul, maximum, mean, minimum,
-    permute, relu, reshape, sigmoid, sqrt, stack, sum, sum_to, tanh, transpose, var, where,
+    abs,
+    amax,
+    broadcast_to,
+    cat,
+    concat,
+    exp,
+    expand,
+    log,
+    matmul,
+    maximum,
+    mean,
+    minimum,
+    permute,
+    relu,
+    reshape,
+    sigmoid,
+    sqrt,
+    stack,
+    sum,
+    sum_to,
+    tanh,
+    transpose,
+    var,
+    where,
 )
 from .scalar import Scalar
 

@@ -71,7 +71,7 @@ def backward(root: Tensor, gradient: Any = None, create_graph: bool = False) -> 
                 raise RuntimeError(
                     f"{f.name}.backward returned {len(gxs)} gradients for {len(f.inputs)} inputs"
                 )
-            for x, gx, needed in zip(f.inputs, gxs, f.needs_input_grad):
+            for x, gx, needed in zip(f.inputs, gxs, f.needs_input_grad, strict=True):
                 if not needed or gx is None:
                     continue
                 if gx.shape != x.shape:
@@ -91,7 +91,7 @@ def backward(root: Tensor, gradient: Any = None, create_graph: bool = False) -> 
 def _output_grads(f: Function, pending: dict[int, Tensor]) -> list[Tensor]:
     """The gradient of each of f's outputs: the sum that arrived, or zeros if none did."""
     gys = []
-    for ref, (shape, dtype) in zip(f.outputs, f.output_meta):
+    for ref, (shape, dtype) in zip(f.outputs, f.output_meta, strict=True):
         y = ref()
         g = pending.pop(id(y), None) if y is not None else None
         if g is None:  # an output nobody used (or already freed) contributes nothing

@@ -13,7 +13,8 @@ d(sum(softmax(x)))/dx is 0 whatever the backward does.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -42,7 +43,7 @@ def numerical_vjp(
     def objective() -> float:
         with no_grad():
             outs = _outputs(fn(*inputs))
-        return float(sum(np.sum(o.data.astype(np.float64) * g) for o, g in zip(outs, grads)))
+        return float(sum(np.sum(o.data.astype(np.float64) * g) for o, g in zip(outs, grads, strict=True)))
 
     result: list[np.ndarray | None] = []
     for x in inputs:
@@ -104,12 +105,12 @@ def gradcheck(
     for x in inputs:
         x.grad = None
     try:
-        for o, g in zip(outs, grads):
+        for o, g in zip(outs, grads, strict=True):
             if o.requires_grad:
                 o.backward(Tensor(g.astype(o.dtype)))
         analytic = [x.grad.data if x.grad is not None else None for x in inputs]
     finally:
-        for x, s in zip(inputs, saved):
+        for x, s in zip(inputs, saved, strict=True):
             x.grad = s
     numeric = numerical_vjp(fn, inputs, grads, eps)
 

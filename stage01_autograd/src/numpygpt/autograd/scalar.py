@@ -9,9 +9,9 @@ Tensor (tensor.py) is the same idea with arrays, Function classes and generation
 from __future__ import annotations
 
 import math
-from typing import Callable, Union
+from collections.abc import Callable
 
-Number = Union[int, float]
+Number = int | float
 
 
 class Scalar:

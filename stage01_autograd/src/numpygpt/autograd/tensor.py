@@ -11,7 +11,8 @@ Every operator and method below is a thin wrapper that calls one Function from `
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,7 +41,7 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     return arr
 
 
-def scalar_array(x: Any, like: "Tensor | None") -> np.ndarray:
+def scalar_array(x: Any, like: Tensor | None) -> np.ndarray:
     """A Python number as a 0-d array that does not upcast the Tensor it meets.
 
     NOTE: `float32_tensor * 2.0` must stay float32; converting 2.0 on its own would give a

@@ -10,7 +10,8 @@ and `parameters()`, `state_dict()`, `train()`/`eval()` and `zero_grad()` walk th
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 import numpy as np
 

@@ -202,7 +202,7 @@ class Optimizer:
         saved_groups = copy.deepcopy(state_dict["param_groups"])
         if len(groups) != len(saved_groups):
             raise ValueError("loaded state dict has a different number of parameter groups")
-        if any(len(g["params"]) != len(s["params"]) for g, s in zip(groups, saved_groups)):
+        if any(len(g["params"]) != len(s["params"]) for g, s in zip(groups, saved_groups, strict=True)):
             raise ValueError(
                 "loaded state dict contains a parameter group that doesn't match the size of "
                 "optimizer's group"
@@ -210,7 +210,7 @@ class Optimizer:
         id_map = dict(
             zip(
                 chain.from_iterable(s["params"] for s in saved_groups),
-                chain.from_iterable(g["params"] for g in groups),
+                chain.from_iterable(g["params"] for g in groups), strict=True,
             )
         )
         state: dict[Tensor, dict[str, Any]] = {}
@@ -223,7 +223,7 @@ class Optimizer:
             p = id_map[i]
             state[p] = {key: _load_value(p, i, key, value) for key, value in saved.items()}
 
-        for group, saved in zip(groups, saved_groups):
+        for group, saved in zip(groups, saved_groups, strict=True):
             saved["params"] = group["params"]
             if "param_names" in group and "param_names" not in saved:
                 saved["param_names"] = group["param_names"]

@@ -20,6 +20,7 @@ import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +90,8 @@ def train_merges_naive(chunks: dict[bytes, int], n_merges: int) -> list[Pair]:
     merges: list[Pair] = []
     for k in range(n_merges):
         stats: Counter[Pair] = Counter()
-        for w, f in zip(words, freqs):
-            for p in zip(w, w[1:]):
+        for w, f in zip(words, freqs, strict=True):
+            for p in pairwise(w):
                 stats[p] += f
         if not stats:
             break
@@ -120,8 +121,8 @@ def train_merges(chunks: dict[bytes, int], n_merges: int, verbose: bool = False)
     freqs = list(chunks.values())
     stats: Counter[Pair] = Counter()
     where: defaultdict[Pair, set[int]] = defaultdict(set)
-    for wi, (w, f) in enumerate(zip(words, freqs)):
-        for p in zip(w, w[1:]):
+    for wi, (w, f) in enumerate(zip(words, freqs, strict=True)):
+        for p in pairwise(w):
             stats[p] += f
             where[p].add(wi)
 
@@ -136,14 +137,14 @@ def train_merges(chunks: dict[bytes, int], n_merges: int, verbose: bool = False)
         for wi in where.pop(pair):
             old, f = words[wi], freqs[wi]
             new = merge(old, pair, new_id)
-            for p in zip(old, old[1:]):
+            for p in pairwise(old):
                 stats[p] -= f
                 # NOTE: drop exhausted pairs so best_pair never picks a pair that no longer exists.
                 if stats[p] == 0:
                     del stats[p]
-            for p in zip(new, new[1:]):
+            for p in pairwise(new):
                 stats[p] += f
-            old_pairs, new_pairs = set(zip(old, old[1:])), set(zip(new, new[1:]))
+            old_pairs, new_pairs = set(pairwise(old)), set(pairwise(new))
             for p in old_pairs - new_pairs:
                 if p in where:  # `pair` itself was popped above
                     where[p].discard(wi)
@@ -230,7 +231,7 @@ class BPETokenizer:
         """
         ids = list(chunk)
         while len(ids) >= 2:
-            pair = min(zip(ids, ids[1:]), key=lambda p: self.merges.get(p, np.inf))
+            pair = min(pairwise(ids), key=lambda p: self.merges.get(p, np.inf))
             if pair not in self.merges:
                 break  # no pair in this chunk was ever merged
             ids = merge(ids, pair, self.merges[pair])

@@ -8,8 +8,9 @@ state_dict moves between this model and PyTorch GPT implementations without rena
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -135,7 +136,7 @@ class GPT(nn.Module):
         if ids.ndim != 2 or ids.dtype.kind not in "iu":
             raise ValueError(f"GPT.forward: idx must be a (B, T) array of integer token ids, got shape {ids.shape}, dtype {ids.dtype}")
         B, T = ids.shape
-        if T > self.config.block_size:
+        if self.config.block_size < T:
             raise ValueError(f"GPT.forward: sequence length {T} exceeds block_size {self.config.block_size}")
         # exercise 5.3: GPT.forward: token + position embeddings, the blocks, ln_f, the tied lm_head; the mean cross-entropy when targets are given
         tr = self.transformer

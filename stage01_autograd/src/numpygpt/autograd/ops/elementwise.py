@@ -7,7 +7,8 @@ shape with sum_to (an input broadcast along an axis was used once per position t
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -4,7 +4,7 @@ reshape gy to the kept-dims shape, then broadcast it to the input's shape.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -6,7 +6,8 @@ sum_to is the helper behind broadcasting: an input of shape (3, 1) that NumPy br
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
