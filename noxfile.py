@@ -100,6 +100,7 @@ def make_stage_session(folder: str) -> None:
 for _folder in existing_stages():
     make_stage_session(_folder)
 
+
 def corpus_env() -> dict[str, str]:
     """Point the data step at a verified offline copy of the corpus when one is at hand.
 

@@ -42,7 +42,10 @@ class Worker:
         self.side = side
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "bench" / "worker.py"), side, json.dumps(cfg)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         self.ask_raw()  # "ready"
 
@@ -94,7 +97,9 @@ def parity_check(cfg: dict) -> tuple[float, float, str]:
             worst, worst_name = err, name
     loss_err = abs(loss.item() - tloss.item())
     if loss_err > 1e-4 or worst > 1e-3:
-        raise SystemExit(f"parity check FAILED: |loss diff| {loss_err:.2e}, worst relative gradient error {worst:.2e} ({worst_name})")
+        raise SystemExit(
+            f"parity check FAILED: |loss diff| {loss_err:.2e}, worst relative gradient error {worst:.2e} ({worst_name})"
+        )
     return loss_err, worst, worst_name
 
 
@@ -123,8 +128,15 @@ def timed_blocks(cfg: dict, threads: int, blocks: int, steps: int, discard: int,
             order = ("numpy", "torch") if b % 2 == 0 else ("torch", "numpy")
             for side in order:
                 ms[side] += workers[side].ask(cmd="run", steps=steps + discard)["ms"][discard:]
-        result = {side: {"median": float(np.median(v)), "p10": float(np.percentile(v, 10)),
-                         "p90": float(np.percentile(v, 90)), "n": len(v)} for side, v in ms.items()}
+        result = {
+            side: {
+                "median": float(np.median(v)),
+                "p10": float(np.percentile(v, 10)),
+                "p90": float(np.percentile(v, 90)),
+                "n": len(v),
+            }
+            for side, v in ms.items()
+        }
         for side, w in workers.items():
             result[side]["peak_mb"] = w.ask(cmd="mem")["peak_mb"]
         result["matmul_gflops"] = workers["numpy"].ask(cmd="matmul")["gflops"]
@@ -149,9 +161,13 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     cfg = dict(DEFAULT)
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; threads per side: {args.threads}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; threads per side: {args.threads}"
+    )
     loss_err, worst, name = parity_check(cfg)
-    print(f"parity: same weights, same batch: |loss diff| {loss_err:.1e}, worst relative gradient error {worst:.1e} ({name}): OK")
+    print(
+        f"parity: same weights, same batch: |loss diff| {loss_err:.1e}, worst relative gradient error {worst:.1e} ({name}): OK"
+    )
 
     if args.profile:
         w = Worker("numpy", cfg, args.threads)
@@ -170,20 +186,38 @@ def main() -> None:
     flops = flops_per_step(cfg)
     ratio = r["numpy"]["median"] / r["torch"]["median"]
     util = flops / (r["numpy"]["median"] / 1000) / (r["matmul_gflops"] * 1e9)
-    print(f"timing: {args.blocks} alternating blocks of {args.steps} steps per side, the first {args.discard} steps of each block discarded")
+    print(
+        f"timing: {args.blocks} alternating blocks of {args.steps} steps per side, the first {args.discard} steps of each block discarded"
+    )
     print()
     print("| side | ms/step median (p10–p90) | tokens/s | peak memory |")
     print("|---|---|---|---|")
     for side, label in (("numpy", "numpygpt (NumPy)"), ("torch", "PyTorch eager")):
         s = r[side]
-        print(f"| {label} | {s['median']:.1f} ({s['p10']:.1f}–{s['p90']:.1f}) | {tokens(cfg) * 1000 / s['median']:,.0f} | {s['peak_mb']:.0f} MB |")
+        print(
+            f"| {label} | {s['median']:.1f} ({s['p10']:.1f}–{s['p90']:.1f}) | {tokens(cfg) * 1000 / s['median']:,.0f} | {s['peak_mb']:.0f} MB |"
+        )
     print()
     print(f"ratio numpygpt/torch (median step time): {ratio:.2f}")
-    print(f"model FLOPs per step: {flops / 1e9:.2f} GFLOP; float32 matmul throughput here: {r['matmul_gflops']:.0f} GFLOP/s; "
-          f"numpygpt utilisation: {util:.0%}")
+    print(
+        f"model FLOPs per step: {flops / 1e9:.2f} GFLOP; float32 matmul throughput here: {r['matmul_gflops']:.0f} GFLOP/s; "
+        f"numpygpt utilisation: {util:.0%}"
+    )
     print(f"sampling 500 tokens (batch 1, top-k 40): numpygpt {sample_s:.2f} s, PyTorch {torch_sample_s:.2f} s")
-    (out / "latest.json").write_text(json.dumps({"config": cfg, "threads": args.threads, **r, "ratio": ratio,
-                                                 "flops_per_step": flops, "utilisation": util, "sample_500_s": sample_s}, indent=1))
+    (out / "latest.json").write_text(
+        json.dumps(
+            {
+                "config": cfg,
+                "threads": args.threads,
+                **r,
+                "ratio": ratio,
+                "flops_per_step": flops,
+                "utilisation": util,
+                "sample_500_s": sample_s,
+            },
+            indent=1,
+        )
+    )
 
     if args.sweep:
         sweep(cfg, args, out)
@@ -191,11 +225,15 @@ def main() -> None:
 
 def print_profile(prof: dict) -> None:
     total = prof["total_ms"]
-    print(f"\nnumpygpt training step: {total:.1f} ms "
-          + ", ".join(f"{k} {v:.1f} ms" for k, v in prof["phases"].items()))
+    print(
+        f"\nnumpygpt training step: {total:.1f} ms " + ", ".join(f"{k} {v:.1f} ms" for k, v in prof["phases"].items())
+    )
     print("\n| Function | forward ms | backward ms | share of step |")
     print("|---|---|---|---|")
-    names = sorted({k.rsplit(".", 1)[0] for k in prof["ops"]}, key=lambda n: -(prof["ops"].get(n + ".forward", 0) + prof["ops"].get(n + ".backward", 0)))
+    names = sorted(
+        {k.rsplit(".", 1)[0] for k in prof["ops"]},
+        key=lambda n: -(prof["ops"].get(n + ".forward", 0) + prof["ops"].get(n + ".backward", 0)),
+    )
     inside = 0.0
     for n in names:
         f, b = prof["ops"].get(n + ".forward", 0.0), prof["ops"].get(n + ".backward", 0.0)
@@ -207,17 +245,30 @@ def print_profile(prof: dict) -> None:
 
 
 def sweep(base: dict, args: argparse.Namespace, out: Path) -> None:
-    points = [("n_embd", v) for v in (64, 128, 256, 512)] + [("block_size", v) for v in (32, 64, 128, 256)] + [("batch_size", v) for v in (4, 12, 32)]
+    points = (
+        [("n_embd", v) for v in (64, 128, 256, 512)]
+        + [("block_size", v) for v in (32, 64, 128, 256)]
+        + [("batch_size", v) for v in (4, 12, 32)]
+    )
     rows = []
     for key, value in points:
         cfg = dict(base, **{key: value})
         r = timed_blocks(cfg, args.threads, blocks=2, steps=8, discard=2, warmup=3)
         for w in r.pop("workers").values():
             w.close()
-        row = dict(param=key, value=value, numpy_ms=r["numpy"]["median"], torch_ms=r["torch"]["median"],
-                   ratio=r["numpy"]["median"] / r["torch"]["median"], gflop_per_step=flops_per_step(cfg) / 1e9)
+        row = dict(
+            param=key,
+            value=value,
+            numpy_ms=r["numpy"]["median"],
+            torch_ms=r["torch"]["median"],
+            ratio=r["numpy"]["median"] / r["torch"]["median"],
+            gflop_per_step=flops_per_step(cfg) / 1e9,
+        )
         rows.append(row)
-        print(f"sweep {key}={value}: numpygpt {row['numpy_ms']:.1f} ms, torch {row['torch_ms']:.1f} ms, ratio {row['ratio']:.2f}, {row['gflop_per_step']:.2f} GFLOP", flush=True)
+        print(
+            f"sweep {key}={value}: numpygpt {row['numpy_ms']:.1f} ms, torch {row['torch_ms']:.1f} ms, ratio {row['ratio']:.2f}, {row['gflop_per_step']:.2f} GFLOP",
+            flush=True,
+        )
     with open(out / "sweep.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
@@ -225,9 +276,11 @@ def sweep(base: dict, args: argparse.Namespace, out: Path) -> None:
     for p in ("n_embd", "block_size", "batch_size"):
         rs = [r for r in rows if r["param"] == p]
         per = [r["numpy_ms"] / r["gflop_per_step"] for r in rs]
-        print(f"numpygpt ms per GFLOP as {p} grows {rs[0]['value']} -> {rs[-1]['value']}: "
-              + " -> ".join(f"{x:.1f}" for x in per)
-              + (" (time grows no faster than FLOPs)" if per[-1] <= per[0] * 1.05 else " (time grows FASTER than FLOPs)"))
+        print(
+            f"numpygpt ms per GFLOP as {p} grows {rs[0]['value']} -> {rs[-1]['value']}: "
+            + " -> ".join(f"{x:.1f}" for x in per)
+            + (" (time grows no faster than FLOPs)" if per[-1] <= per[0] * 1.05 else " (time grows FASTER than FLOPs)")
+        )
     plot_sweep(rows, out / "sweep.png")
     print(f"wrote {out / 'sweep.csv'} and {out / 'sweep.png'}")
 

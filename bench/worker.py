@@ -81,12 +81,16 @@ def torch_side(cfg: dict, state: dict[str, np.ndarray] | None = None):
     from torch_gpt import TorchGPT, TorchGPTConfig
 
     torch.manual_seed(0)
-    model = TorchGPT(TorchGPTConfig(**{k: cfg[k] for k in ("block_size", "vocab_size", "n_layer", "n_head", "n_embd", "gelu")}))
+    model = TorchGPT(
+        TorchGPTConfig(**{k: cfg[k] for k in ("block_size", "vocab_size", "n_layer", "n_head", "n_embd", "gelu")})
+    )
     if state is not None:
         model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()})
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}], lr=1e-3, betas=(0.9, 0.99))
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}], lr=1e-3, betas=(0.9, 0.99)
+    )
     x, y = (torch.from_numpy(a) for a in batch(cfg))
 
     def step() -> float:
@@ -102,7 +106,7 @@ def torch_side(cfg: dict, state: dict[str, np.ndarray] | None = None):
         idx = x[:1, :1]
         g = torch.Generator().manual_seed(0)
         for _ in range(n):
-            logits, _ = model(idx[:, -cfg["block_size"]:])
+            logits, _ = model(idx[:, -cfg["block_size"] :])
             logits = logits[:, -1, :] / 0.8
             v, _ = torch.topk(logits, 40)
             logits[logits < v[:, [-1]]] = -float("inf")
@@ -144,8 +148,11 @@ def profile(step, steps: int) -> dict:
     total = time.perf_counter() - t0
     for (cls, kind), fn in originals.items():
         setattr(cls, kind, fn)
-    return {"total_ms": total * 1000 / steps, "ops": {k: v * 1000 / steps for k, v in times.items()},
-            "phases": {k: v * 1000 / steps for k, v in phases.items()}}
+    return {
+        "total_ms": total * 1000 / steps,
+        "ops": {k: v * 1000 / steps for k, v in times.items()},
+        "phases": {k: v * 1000 / steps for k, v in phases.items()},
+    }
 
 
 def peak_memory_mb() -> float:

@@ -57,15 +57,22 @@ def check_stage(scratch: Path, folder: str) -> tuple[list[str], list[str]]:
         return [f"{folder}: no exercises marked"], [f"{folder}: no exercises marked"]
     base = scratch / "workspaces"
     if readme_block(folder) not in (ROOT / folder / "README.md").read_text(encoding="utf-8"):
-        failures.append(f"{folder}/README.md does not list the current exercises: run `python tools/workspace.py {folder[:7]} --write-readme`")
+        failures.append(
+            f"{folder}/README.md does not list the current exercises: run `python tools/workspace.py {folder[:7]} --write-readme`"
+        )
 
     # 1. fresh
     ws = base / folder
     create(folder, ws, root=scratch)
     out = run_stage(scratch, folder, ws, ["-q"])
-    named = sorted({m for msg in out.messages for m in re.findall(r"Exercise (\d+\.\d+):", msg)}, key=lambda s: tuple(map(int, s.split("."))))
+    named = sorted(
+        {m for msg in out.messages for m in re.findall(r"Exercise (\d+\.\d+):", msg)},
+        key=lambda s: tuple(map(int, s.split("."))),
+    )
     ok = not out.passed and named and all("Exercise" in m for m in out.messages)
-    report.append(f"{folder} fresh workspace: {out.summary}; failures name exercise(s) {', '.join(named) or '-'} ({out.seconds:.0f} s)")
+    report.append(
+        f"{folder} fresh workspace: {out.summary}; failures name exercise(s) {', '.join(named) or '-'} ({out.seconds:.0f} s)"
+    )
     if out.passed:
         failures.append(f"{folder}: the fresh workspace passes its tests")
     elif not ok:
@@ -80,7 +87,9 @@ def check_stage(scratch: Path, folder: str) -> tuple[list[str], list[str]]:
         marker = "ex" + ex.replace(".", "_")
         out = run_stage(scratch, folder, step, ["-x", "-q", "-m", marker])
         good = not out.passed and out.message.startswith("NotImplementedError") and f"Exercise {ex}:" in out.message
-        report.append(f"  exercise {ex} next, -m {marker}: {'ok' if good else 'FAILED'}: {out.first_failure or out.summary}")
+        report.append(
+            f"  exercise {ex} next, -m {marker}: {'ok' if good else 'FAILED'}: {out.first_failure or out.summary}"
+        )
         if not good:
             failures.append(
                 f"{folder}: with the exercises before {ex} written, `-m {marker}` should fail first on exercise {ex}, "
@@ -93,12 +102,16 @@ def check_stage(scratch: Path, folder: str) -> tuple[list[str], list[str]]:
         reference = path.read_text(encoding="utf-8")
         filled = fill_text(target.read_text(encoding="utf-8"), reference, target)
         if filled != reference:
-            failures.append(f"{folder}: pasting the reference bodies back into {target.name} does not give the reference")
+            failures.append(
+                f"{folder}: pasting the reference bodies back into {target.name} does not give the reference"
+            )
         target.write_text(filled, encoding="utf-8")
     out = run_stage(scratch, folder, ws, ["-q"])
     report.append(f"{folder} pasted back: {out.summary} ({out.seconds:.0f} s)")
     if not out.passed:
-        failures.append(f"{folder}: with the reference bodies pasted back the tests fail: {out.first_failure}: {out.message}")
+        failures.append(
+            f"{folder}: with the reference bodies pasted back the tests fail: {out.first_failure}: {out.message}"
+        )
     return report, failures
 
 
@@ -124,8 +137,10 @@ def main(argv: list[str] | None = None) -> int:
         for f in failures:
             print(f"  {f}")
     else:
-        print(f"all {len(folders)} stage(s): fresh workspaces fail with exercise messages, each exercise's "
-              f"marker reaches it, and the pasted-back reference passes ({time.perf_counter() - t0:.0f} s)")
+        print(
+            f"all {len(folders)} stage(s): fresh workspaces fail with exercise messages, each exercise's "
+            f"marker reaches it, and the pasted-back reference passes ({time.perf_counter() - t0:.0f} s)"
+        )
     return 1 if failures else 0
 
 

@@ -77,7 +77,11 @@ def first_line(message: str) -> str:
 
 
 def run_tests(
-    tests_dir: Path, src_dirs: list[Path], extra: list[str], timeout: float = 300.0, env_extra: dict[str, str] | None = None
+    tests_dir: Path,
+    src_dirs: list[Path],
+    extra: list[str],
+    timeout: float = 300.0,
+    env_extra: dict[str, str] | None = None,
 ) -> Outcome:
     """Run pytest on `tests_dir` with PYTHONPATH = src_dirs; return its Outcome.
 
@@ -89,14 +93,24 @@ def run_tests(
     env = {**os.environ, "PYTHONPATH": src_path(*src_dirs), "PYTHONDONTWRITEBYTECODE": "1", **(env_extra or {})}
     env.pop("NUMPYGPT_DATA", None)
     cmd = [
-        sys.executable, "-m", "pytest", str(tests_dir), "-p", "no:cacheprovider",
-        f"--junitxml={junit}", "-o", "junit_family=xunit1", *extra,
+        sys.executable,
+        "-m",
+        "pytest",
+        str(tests_dir),
+        "-p",
+        "no:cacheprovider",
+        f"--junitxml={junit}",
+        "-o",
+        "junit_family=xunit1",
+        *extra,
     ]
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(cmd, cwd=stage_dir, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return Outcome(False, "(timeout)", f"the tests did not finish within {timeout:.0f} s", "", time.perf_counter() - t0)
+        return Outcome(
+            False, "(timeout)", f"the tests did not finish within {timeout:.0f} s", "", time.perf_counter() - t0
+        )
     seconds = time.perf_counter() - t0
     lines = proc.stdout.strip().splitlines()
     summary = lines[-1] if lines else proc.stderr.strip()[-200:]

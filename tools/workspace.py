@@ -108,9 +108,13 @@ def stage_regions(folder: str, root: Path = ROOT) -> list[Region]:
     seen: dict[str, Region] = {}
     for r in regions:
         if r.id in seen:
-            raise MarkerError(f"exercise {r.id} is marked twice: {seen[r.id].path}:{seen[r.id].begin + 1} and {r.path}:{r.begin + 1}")
+            raise MarkerError(
+                f"exercise {r.id} is marked twice: {seen[r.id].path}:{seen[r.id].begin + 1} and {r.path}:{r.begin + 1}"
+            )
         if not r.id.startswith(f"{int(folder[5:7])}."):
-            raise MarkerError(f"{r.path}:{r.begin + 1}: exercise {r.id} belongs to stage {r.id.split('.')[0]}, not {folder}")
+            raise MarkerError(
+                f"{r.path}:{r.begin + 1}: exercise {r.id} belongs to stage {r.id.split('.')[0]}, not {folder}"
+            )
         seen[r.id] = r
     return sorted(regions, key=lambda r: tuple(int(n) for n in r.id.split(".")))
 
@@ -179,7 +183,8 @@ def enclosing(region: Region) -> str:
     while True:
         inner = next(
             (
-                n for n in body
+                n
+                for n in body
                 if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
                 and n.lineno <= line <= (n.end_lineno or n.lineno)
             ),
@@ -189,7 +194,11 @@ def enclosing(region: Region) -> str:
             return ".".join(names)
         names.append(inner.name)
         # Breadth-first, so the outermost definition inside `inner` that holds the line comes first.
-        body = [s for s in ast.walk(inner) if s is not inner and isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+        body = [
+            s
+            for s in ast.walk(inner)
+            if s is not inner and isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        ]
 
 
 def exercises_markdown(folder: str) -> str:
@@ -199,28 +208,32 @@ def exercises_markdown(folder: str) -> str:
     rows = []
     for r in stage_regions(folder):
         where = r.path.relative_to(ROOT / folder)
-        rows.append(f"| {r.id} | [`{where.relative_to('src/numpygpt')}`]({where}) `{enclosing(r)}` | {r.statement} | `-m {r.marker}` |")
-    return "\n".join([
-        "### In your own workspace",
-        "",
-        f"Each exercise below is a marked region of the reference code (`# exercise {n}.1: ...` to "
-        f"`# end exercise {n}.1`). Make a workspace in which they are left for you to write, then test it:",
-        "",
-        "```bash",
-        f"nox -s workspace -- {short}                # workspaces/{folder}/: this stage with its exercises stubbed",
-        f"nox -s {short} -- --workspace              # all of {short}'s tests against your workspace",
-        f"nox -s {short} -- --workspace -m ex{n}_1       # only the tests of exercise {n}.1",
-        "```",
-        "",
-        f"An exercise you have not written yet fails with `NotImplementedError: Exercise {n}.1: ...`. "
-        "The stages before this one come from the reference, so only your own code is on trial. "
-        "Running `nox -s workspace` again adds missing files and never overwrites yours (`-- --force` does). "
-        "Do them in order: later exercises call the earlier ones.",
-        "",
-        "| exercise | where | what to write | its tests |",
-        "|---|---|---|---|",
-        *rows,
-    ])
+        rows.append(
+            f"| {r.id} | [`{where.relative_to('src/numpygpt')}`]({where}) `{enclosing(r)}` | {r.statement} | `-m {r.marker}` |"
+        )
+    return "\n".join(
+        [
+            "### In your own workspace",
+            "",
+            f"Each exercise below is a marked region of the reference code (`# exercise {n}.1: ...` to "
+            f"`# end exercise {n}.1`). Make a workspace in which they are left for you to write, then test it:",
+            "",
+            "```bash",
+            f"nox -s workspace -- {short}                # workspaces/{folder}/: this stage with its exercises stubbed",
+            f"nox -s {short} -- --workspace              # all of {short}'s tests against your workspace",
+            f"nox -s {short} -- --workspace -m ex{n}_1       # only the tests of exercise {n}.1",
+            "```",
+            "",
+            f"An exercise you have not written yet fails with `NotImplementedError: Exercise {n}.1: ...`. "
+            "The stages before this one come from the reference, so only your own code is on trial. "
+            "Running `nox -s workspace` again adds missing files and never overwrites yours (`-- --force` does). "
+            "Do them in order: later exercises call the earlier ones.",
+            "",
+            "| exercise | where | what to write | its tests |",
+            "|---|---|---|---|",
+            *rows,
+        ]
+    )
 
 
 README_BEGIN = "<!-- exercises: generated from the markers by `python tools/workspace.py STAGE --write-readme` -->"
@@ -296,7 +309,9 @@ def main(argv: list[str] | None = None) -> int:
     short = folder[:7]
     print(f"next: write the exercises (grep -rn 'exercise {int(short[5:])}\\.' {dest}/src), then")
     print(f"      nox -s {short} -- --workspace            all of {short}'s tests against your code")
-    print(f"      nox -s {short} -- --workspace -m ex{int(short[5:])}_1    the tests of exercise {int(short[5:])}.1 only")
+    print(
+        f"      nox -s {short} -- --workspace -m ex{int(short[5:])}_1    the tests of exercise {int(short[5:])}.1 only"
+    )
     return 0
 
 

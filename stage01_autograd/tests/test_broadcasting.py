@@ -74,7 +74,10 @@ def test_binary_op_gradients_reduce_to_input_shapes(name, shapes, seed, dtype) -
     tol = 1e-5 if dtype == np.float32 else 1e-12
     for which, got, d, shape in (("a", a.grad, da, shape_a), ("b", b.grad, db, shape_b)):
         np.testing.assert_allclose(
-            got.data, reference_sum_to(g * d, shape), rtol=tol, atol=tol,
+            got.data,
+            reference_sum_to(g * d, shape),
+            rtol=tol,
+            atol=tol,
             err_msg=f"{name}: the gradient of {which} (shape {shape}) is wrong: it must be gy times "
             f"d({name})/d{which}, summed over the axes broadcasting stretched",
         )
@@ -130,7 +133,8 @@ def test_python_number_vs_matrix() -> None:
     y = 2.0 * x + 1 - x / 4.0
     y.backward(np.ones((2, 3)))
     np.testing.assert_allclose(
-        x.grad.data, np.full((2, 3), 1.75),
+        x.grad.data,
+        np.full((2, 3), 1.75),
         err_msg="x is used twice (2.0 * x and x / 4.0): its .grad must add up both contributions "
         "(2 - 0.25); did the engine assign (=) a leaf's gradient instead of accumulating (+=)?",
     )

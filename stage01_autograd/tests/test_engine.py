@@ -61,7 +61,8 @@ def test_a_shared_tensor_gets_the_sum_of_its_gradients_once() -> None:
         branch(CountingSquare()(xb)).backward(np.ones(2))
         branches.append(xb.grad.data)
     np.testing.assert_allclose(
-        x.grad.data, branches[0] + branches[1],
+        x.grad.data,
+        branches[0] + branches[1],
         err_msg="a = x**2 feeds two branches, so x must get the sum of both branches' gradients: does the loop "
         "add (+) the gradients arriving at a tensor, and run a Function (newest generation first) only once all are in?",
     )
@@ -69,7 +70,8 @@ def test_a_shared_tensor_gets_the_sum_of_its_gradients_once() -> None:
     av = x.data**2
     dd_da = np.exp(av) + np.exp(np.tanh(av)) * (1 - np.tanh(av) ** 2)
     np.testing.assert_allclose(
-        x.grad.data, dd_da * 2 * x.data,
+        x.grad.data,
+        dd_da * 2 * x.data,
         err_msg="the gradients were summed in the right order but their value is wrong: check Exp's and Tanh's backward",
     )
 
@@ -86,7 +88,8 @@ def test_diamond_product_counts_every_path_once() -> None:
     av = x.data**2
     # dd/da = c * db/da + b * dc/da = 3a e^a + 3 e^a;  dd/dx = dd/da * 2x
     np.testing.assert_allclose(
-        x.grad.data, (3 * av * np.exp(av) + 3 * np.exp(av)) * 2 * x.data,
+        x.grad.data,
+        (3 * av * np.exp(av) + 3 * np.exp(av)) * 2 * x.data,
         err_msg="a = x**2 feeds two Functions (exp and *3): its gradient must be the sum of both paths' "
         "gradients; did backward overwrite a gradient instead of adding (+) to it?",
     )
@@ -120,7 +123,8 @@ def test_generation_order_waits_for_the_long_branch() -> None:
     a1 = x1 * x1
     (((a1 * 2).tanh() + 1) * 0.5).exp().backward()
     np.testing.assert_allclose(
-        x.grad.data, x1.grad.data + 2 * 0.4,
+        x.grad.data,
+        x1.grad.data + 2 * 0.4,
         err_msg="the long branch's gradient did not all reach x: backward must visit Functions newest "
         "generation first, so a Function runs only after every gradient for its output has arrived",
     )
@@ -131,7 +135,8 @@ def test_generation_order_waits_for_the_long_branch() -> None:
     t = np.tanh(2 * av)
     dlong_da = np.exp((t + 1) * 0.5) * 0.5 * (1 - t * t) * 2
     np.testing.assert_allclose(
-        x.grad.data, (dlong_da + 1) * 2 * 0.4,
+        x.grad.data,
+        (dlong_da + 1) * 2 * 0.4,
         err_msg="the order was right but the value is not: check the backward of mul, tanh, add and exp",
     )
 

@@ -128,7 +128,9 @@ def test_numerical_vjp_is_the_central_difference_of_a_random_projection() -> Non
     g = rng.standard_normal((3, 2))
     (got,) = numerical_vjp(lambda x: x**3, [x], [g])
     np.testing.assert_allclose(
-        got, 3 * x.data**2 * g, rtol=1e-6,
+        got,
+        3 * x.data**2 * g,
+        rtol=1e-6,
         err_msg="numerical_vjp must nudge each element by +eps and -eps and divide the change of sum(g * f) by 2 eps",
     )
 

@@ -17,9 +17,7 @@ MERMAID_TENSOR = re.compile(r'^    (t\d+)\["([^"\n]*)"\]$')
 MERMAID_FUNCTION = re.compile(r'^    (f\d+)\(\["([^"\n]*)"\]\)$')
 MERMAID_EDGE = re.compile(r"^    ([tf]\d+) --> ([tf]\d+)$")
 DOT_TENSOR = re.compile(r'^    (t\d+) \[shape=box, label="([^"\n]*)"\];$')
-DOT_FUNCTION = re.compile(
-    r'^    (f\d+) \[shape=ellipse, style=filled, fillcolor=lightgrey, label="([^"\n]*)"\];$'
-)
+DOT_FUNCTION = re.compile(r'^    (f\d+) \[shape=ellipse, style=filled, fillcolor=lightgrey, label="([^"\n]*)"\];$')
 DOT_EDGE = re.compile(r"^    ([tf]\d+) -> ([tf]\d+);$")
 
 

@@ -75,9 +75,7 @@ SECOND_ORDER = {
     "rpow": lambda x: 3.0**x,
     "div": lambda x: 1 / (x * x + 1),
     "matmul": lambda x: (x.reshape(2, 3) @ x.reshape(3, 2)).exp(),
-    "sum_mean_var": lambda x: (
-        x.reshape(2, 3).var(1, keepdim=True) * x.reshape(2, 3).mean(0, keepdim=True)
-    ).exp(),
+    "sum_mean_var": lambda x: (x.reshape(2, 3).var(1, keepdim=True) * x.reshape(2, 3).mean(0, keepdim=True)).exp(),
     "max": lambda x: x.reshape(2, 3).max(1) * x[:2],
     "getitem_repeated": lambda x: x[[0, 0, 2]] ** 2,
     "cat_stack": lambda x: ag.cat([x, ag.stack([x, x]).sum(0)]) ** 2,

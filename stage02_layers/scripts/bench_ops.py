@@ -46,7 +46,9 @@ def count_functions(y: Tensor) -> int:
     return len(seen)
 
 
-def cases(rng: np.random.Generator) -> dict[str, tuple[list[tuple[int, ...]], Callable[..., Tensor], Callable[..., Tensor]]]:
+def cases(
+    rng: np.random.Generator,
+) -> dict[str, tuple[list[tuple[int, ...]], Callable[..., Tensor], Callable[..., Tensor]]]:
     """name -> (shapes of the float inputs, fused op, composed op)."""
     ids = rng.integers(0, V, size=(B, T))
     targets = rng.integers(0, V, size=B * T)
@@ -74,7 +76,9 @@ def cases(rng: np.random.Generator) -> dict[str, tuple[list[tuple[int, ...]], Ca
         "softmax (B,H,T,T)": ([(B, H, T, T)], lambda x: F.softmax(x, -1), lambda x: C.softmax(x, -1)),
         "log_softmax (B*T,V)": ([(B * T, V)], lambda x: F.log_softmax(x, -1), lambda x: C.log_softmax(x, -1)),
         "cross_entropy (B*T,V)": (
-            [(B * T, V)], lambda x: F.cross_entropy(x, targets), lambda x: C.cross_entropy(x, targets)
+            [(B * T, V)],
+            lambda x: F.cross_entropy(x, targets),
+            lambda x: C.cross_entropy(x, targets),
         ),
         "dropout p=0.1 (B,T,C)": ([(B, T, C_EMBD)], fused_dropout, composed_dropout),
         "attention causal (B,H,T,hs)": (

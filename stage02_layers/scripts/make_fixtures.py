@@ -112,11 +112,23 @@ def functional_cases() -> None:
 
     # embedding: repeated ids, so gradient rows are sums
     ids = np.array([[0, 2, 2, 5], [5, 5, 1, 0]], dtype=np.int64)
-    op_case("embedding", "embedding", lambda weight, input: F.embedding(input, weight), {"weight": randn(7, 3)}, {"input": ids})
+    op_case(
+        "embedding",
+        "embedding",
+        lambda weight, input: F.embedding(input, weight),
+        {"weight": randn(7, 3)},
+        {"input": ids},
+    )
 
     # layer_norm over the last dimension (affine, no bias, no affine) and over the last two
     x = randn(2, 3, 8) * 2 + 0.5
-    op_case("layer_norm", "layer_norm", F.layer_norm, {"input": x, "weight": randn(8), "bias": randn(8)}, normalized_shape=(8,))
+    op_case(
+        "layer_norm",
+        "layer_norm",
+        F.layer_norm,
+        {"input": x, "weight": randn(8), "bias": randn(8)},
+        normalized_shape=(8,),
+    )
     op_case("layer_norm_no_bias", "layer_norm", F.layer_norm, {"input": x, "weight": randn(8)}, normalized_shape=(8,))
     op_case("layer_norm_no_affine", "layer_norm", F.layer_norm, {"input": x}, normalized_shape=(8,))
     op_case(
@@ -145,17 +157,31 @@ def functional_cases() -> None:
     logits = randn(6, 5, scale=2.0)
     t = np.array([0, 4, 2, -100, 1, 2], dtype=np.int64)
     for red in ("mean", "sum", "none"):
-        op_case(f"cross_entropy_{red}", "cross_entropy", F.cross_entropy, {"input": logits}, {"target": t}, reduction=red)
+        op_case(
+            f"cross_entropy_{red}", "cross_entropy", F.cross_entropy, {"input": logits}, {"target": t}, reduction=red
+        )
     t2 = np.array([0, 4, 2, 2, 1, 2], dtype=np.int64)
-    op_case("cross_entropy_ignore_2", "cross_entropy", F.cross_entropy, {"input": logits}, {"target": t2}, ignore_index=2)
+    op_case(
+        "cross_entropy_ignore_2", "cross_entropy", F.cross_entropy, {"input": logits}, {"target": t2}, ignore_index=2
+    )
     t3 = rng.integers(0, 4, size=(2, 3)).astype(np.int64)
     t3[1, 2] = -100
     for red in ("mean", "none"):
         op_case(
-            f"cross_entropy_nc_d1_{red}", "cross_entropy", F.cross_entropy,
-            {"input": randn(2, 4, 3)}, {"target": t3}, reduction=red,
+            f"cross_entropy_nc_d1_{red}",
+            "cross_entropy",
+            F.cross_entropy,
+            {"input": randn(2, 4, 3)},
+            {"target": t3},
+            reduction=red,
         )
-    op_case("cross_entropy_large_logits", "cross_entropy", F.cross_entropy, {"input": randn(4, 5, scale=1e4)}, {"target": t2[:4]})
+    op_case(
+        "cross_entropy_large_logits",
+        "cross_entropy",
+        F.cross_entropy,
+        {"input": randn(4, 5, scale=1e4)},
+        {"target": t2[:4]},
+    )
 
     # dropout: torch's mask cannot be reproduced, so the test checks its scaling, not the mask
     op_case("dropout", "dropout", F.dropout, {"input": away_from_zero(8, 16)}, p=0.25, training=True)
@@ -171,7 +197,10 @@ def functional_cases() -> None:
     op_case("sdpa_bool_mask", "sdpa", sdpa, {"query": q, "key": k, "value": v}, {"attn_mask": bool_mask})
     op_case("sdpa_float_mask", "sdpa", sdpa, {"query": q, "key": k, "value": v}, {"attn_mask": randn(2, 1, 5, 5)})
     op_case(
-        "sdpa_causal_l3_s6", "sdpa", sdpa, {"query": randn(1, 2, 3, 4), "key": randn(1, 2, 6, 4), "value": randn(1, 2, 6, 4)},
+        "sdpa_causal_l3_s6",
+        "sdpa",
+        sdpa,
+        {"query": randn(1, 2, 3, 4), "key": randn(1, 2, 6, 4), "value": randn(1, 2, 6, 4)},
         is_causal=True,
     )
 

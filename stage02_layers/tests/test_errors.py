@@ -43,7 +43,9 @@ def test_functional_linear_errors() -> None:
         F.linear(t(2, 4), t(3, 4), t(4))
     with pytest.raises(ValueError, match=r"linear: weight must be 2-D .* got shape \(4,\)"):
         F.linear(t(2, 4), t(4))
-    with pytest.raises(TypeError, match=r"linear: input must be a floating point tensor, got dtype int64 \(shape \(2, 4\)\)"):
+    with pytest.raises(
+        TypeError, match=r"linear: input must be a floating point tensor, got dtype int64 \(shape \(2, 4\)\)"
+    ):
         F.linear(Tensor(np.zeros((2, 4), dtype=np.int64)), t(3, 4))
     with pytest.raises(TypeError, match="linear: weight must be a Tensor, got ndarray"):
         F.linear(t(2, 4), np.zeros((3, 4)))
@@ -67,7 +69,9 @@ def test_embedding_float_ids() -> None:
 # ----- LayerNorm ------------------------------------------------------------------------------
 @pytest.mark.layer_norm
 def test_layer_norm_shape_errors() -> None:
-    with pytest.raises(ValueError, match=r"layer_norm: input of shape \(2, 5\) does not end in normalized_shape \(4,\)"):
+    with pytest.raises(
+        ValueError, match=r"layer_norm: input of shape \(2, 5\) does not end in normalized_shape \(4,\)"
+    ):
         nn.LayerNorm(4)(t(2, 5))
     with pytest.raises(ValueError, match=r"layer_norm: weight has shape \(5,\), expected \(4,\)"):
         F.layer_norm(t(2, 4), 4, weight=t(5))
@@ -99,7 +103,9 @@ def test_cross_entropy_target_wrong_shape() -> None:
 
 @pytest.mark.cross_entropy
 def test_cross_entropy_unflattened_gpt_logits_get_a_hint() -> None:
-    with pytest.raises(ValueError, match=r"target shape \(2, 8\) does not fit input shape \(2, 8, 65\).*flatten to \(B\*T, V\)"):
+    with pytest.raises(
+        ValueError, match=r"target shape \(2, 8\) does not fit input shape \(2, 8, 65\).*flatten to \(B\*T, V\)"
+    ):
         F.cross_entropy(t(2, 8, 65), np.zeros((2, 8), dtype=np.int64))
 
 
@@ -151,22 +157,32 @@ def test_sdpa_shape_mismatch(case: str) -> None:
 
 @pytest.mark.attention
 def test_sdpa_rank_mismatch() -> None:
-    with pytest.raises(ValueError, match=r"need the same number \(>= 2\) of dimensions, got \(4, 5, 8\), \(2, 4, 5, 8\)"):
+    with pytest.raises(
+        ValueError, match=r"need the same number \(>= 2\) of dimensions, got \(4, 5, 8\), \(2, 4, 5, 8\)"
+    ):
         F.scaled_dot_product_attention(t(4, 5, 8), t(2, 4, 5, 8), t(2, 4, 5, 8))
 
 
 @pytest.mark.attention
 def test_sdpa_mask_does_not_broadcast() -> None:
-    with pytest.raises(ValueError, match=r"attn_mask of shape \(4, 4\) does not broadcast to the scores \(2, 3, 5, 5\)"):
+    with pytest.raises(
+        ValueError, match=r"attn_mask of shape \(4, 4\) does not broadcast to the scores \(2, 3, 5, 5\)"
+    ):
         F.scaled_dot_product_attention(t(2, 3, 5, 8), t(2, 3, 5, 8), t(2, 3, 5, 8), attn_mask=np.ones((4, 4), bool))
-    with pytest.raises(ValueError, match=r"attn_mask of shape \(3, 2, 5, 5\) does not broadcast to the scores \(2, 5, 5\)"):
+    with pytest.raises(
+        ValueError, match=r"attn_mask of shape \(3, 2, 5, 5\) does not broadcast to the scores \(2, 5, 5\)"
+    ):
         F.scaled_dot_product_attention(t(2, 5, 8), t(2, 5, 8), t(2, 5, 8), attn_mask=np.ones((3, 2, 5, 5), bool))
 
 
 @pytest.mark.attention
 def test_sdpa_causal_with_mask() -> None:
-    with pytest.raises(ValueError, match="scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both"):
-        F.scaled_dot_product_attention(t(1, 2, 4), t(1, 2, 4), t(1, 2, 4), attn_mask=np.ones((2, 2), bool), is_causal=True)
+    with pytest.raises(
+        ValueError, match="scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both"
+    ):
+        F.scaled_dot_product_attention(
+            t(1, 2, 4), t(1, 2, 4), t(1, 2, 4), attn_mask=np.ones((2, 2), bool), is_causal=True
+        )
 
 
 @pytest.mark.attention

@@ -74,7 +74,9 @@ def test_linear(lead: list[int], fin: int, fout: int, bias: bool, seed: int) -> 
     if bias:
         assert_same(F.linear, C.linear, leaves(rng, (*lead, fin), (fout, fin), (fout,)), seed)
     else:
-        assert_same(lambda x, w: F.linear(x, w), lambda x, w: C.linear(x, w), leaves(rng, (*lead, fin), (fout, fin)), seed)
+        assert_same(
+            lambda x, w: F.linear(x, w), lambda x, w: C.linear(x, w), leaves(rng, (*lead, fin), (fout, fin)), seed
+        )
 
 
 @pytest.mark.embedding
@@ -85,7 +87,11 @@ def test_embedding(ids_shape: list[int], V: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     ids = rng.integers(0, V, size=ids_shape)  # small V: ids repeat
     assert_same(
-        lambda w: F.embedding(ids, w), lambda w: C.embedding(ids, w), leaves(rng, (V, 3)), seed, name="embedding",
+        lambda w: F.embedding(ids, w),
+        lambda w: C.embedding(ids, w),
+        leaves(rng, (V, 3)),
+        seed,
+        name="embedding",
         hint="each row of W must get the sum of gy over every position that picked it (a repeated id adds up)",
     )
 
@@ -99,22 +105,34 @@ LN_HINT = (
 @pytest.mark.layer_norm
 @pytest.mark.ex2_2
 @SETTINGS
-@given(lead=shape_lists, D=st.integers(2, 8), affine=st.sampled_from(["both", "weight", "none"]), seed=st.integers(0, 999))
+@given(
+    lead=shape_lists, D=st.integers(2, 8), affine=st.sampled_from(["both", "weight", "none"]), seed=st.integers(0, 999)
+)
 def test_layer_norm(lead: list[int], D: int, affine: str, seed: int) -> None:
     rng = np.random.default_rng(seed)
     x, w, b = leaves(rng, (*lead, D), (D,), (D,), scale=2.0)
     if affine == "both":
         assert_same(
-            lambda x, w, b: F.layer_norm(x, D, w, b), lambda x, w, b: C.layer_norm(x, D, w, b), [x, w, b], seed,
-            name="layer_norm", hint=LN_HINT,
+            lambda x, w, b: F.layer_norm(x, D, w, b),
+            lambda x, w, b: C.layer_norm(x, D, w, b),
+            [x, w, b],
+            seed,
+            name="layer_norm",
+            hint=LN_HINT,
         )
     elif affine == "weight":
         assert_same(
-            lambda x, w: F.layer_norm(x, D, w), lambda x, w: C.layer_norm(x, D, w), [x, w], seed,
-            name="layer_norm", hint=LN_HINT,
+            lambda x, w: F.layer_norm(x, D, w),
+            lambda x, w: C.layer_norm(x, D, w),
+            [x, w],
+            seed,
+            name="layer_norm",
+            hint=LN_HINT,
         )
     else:
-        assert_same(lambda x: F.layer_norm(x, D), lambda x: C.layer_norm(x, D), [x], seed, name="layer_norm", hint=LN_HINT)
+        assert_same(
+            lambda x: F.layer_norm(x, D), lambda x: C.layer_norm(x, D), [x], seed, name="layer_norm", hint=LN_HINT
+        )
 
 
 @pytest.mark.activations
@@ -155,8 +173,12 @@ def test_softmax(shape: list[int], dim_seed: int, op: str, seed: int) -> None:
     dim = dim_seed % len(shape) - (len(shape) if dim_seed % 2 else 0)  # positive and negative dims
     fused, composed = getattr(F, op), getattr(C, op)
     assert_same(
-        lambda x: fused(x, dim), lambda x: composed(x, dim), leaves(np.random.default_rng(seed), shape, scale=3.0), seed,
-        name=op, hint="softmax's backward is y * (gy - sum(gy * y)) along dim; log_softmax's is gy - softmax(x) * sum(gy)",
+        lambda x: fused(x, dim),
+        lambda x: composed(x, dim),
+        leaves(np.random.default_rng(seed), shape, scale=3.0),
+        seed,
+        name=op,
+        hint="softmax's backward is y * (gy - sum(gy * y)) along dim; log_softmax's is gy - softmax(x) * sum(gy)",
     )
 
 

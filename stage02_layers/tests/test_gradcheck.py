@@ -148,6 +148,7 @@ def test_cross_entropy_gradcheck_n_c_d1(reduction: str) -> None:
 @pytest.mark.dropout
 def test_dropout_gradcheck_fixed_mask() -> None:
     """A fresh generator with the same seed on every call: the same mask each time."""
+
     def fn(x: Tensor) -> Tensor:
         return F.dropout(x, 0.3, generator=np.random.default_rng(7))
 

@@ -158,7 +158,8 @@ def test_train_eval_switches_dropout_everywhere() -> None:
     assert model.eval() is model
     assert not any(m.training for m in model.modules())
     np.testing.assert_array_equal(
-        model(ids).data, model(ids).data,  # deterministic in eval
+        model(ids).data,
+        model(ids).data,  # deterministic in eval
         err_msg="two eval-mode calls differ: dropout must be off after model.eval() (pass self.training to F.dropout)",
     )
     model.train()
@@ -223,7 +224,9 @@ def test_repr_like_pytorch() -> None:
     """The expected text is what PyTorch 2.13 prints for the same model (Dropout aside:
     PyTorch adds `inplace=False`, an argument numpygpt does not have)."""
     model = TinyLM()
-    assert repr(model) == """TinyLM(
+    assert (
+        repr(model)
+        == """TinyLM(
   (wte): Embedding(7, 4)
   (h): ModuleList(
     (0-1): 2 x Block(
@@ -236,16 +239,27 @@ def test_repr_like_pytorch() -> None:
   (ln_f): LayerNorm((4,), eps=1e-05, elementwise_affine=True, bias=True)
   (lm_head): Linear(in_features=4, out_features=7, bias=False)
 )"""
-    seq = nn.Sequential(nn.GELU(approximate="tanh"), nn.ReLU(), nn.Tanh(), nn.Softmax(dim=-1), nn.LayerNorm(3, bias=False))
-    assert repr(seq) == """Sequential(
+    )
+    seq = nn.Sequential(
+        nn.GELU(approximate="tanh"), nn.ReLU(), nn.Tanh(), nn.Softmax(dim=-1), nn.LayerNorm(3, bias=False)
+    )
+    assert (
+        repr(seq)
+        == """Sequential(
   (0): GELU(approximate='tanh')
   (1): ReLU()
   (2): Tanh()
   (3): Softmax(dim=-1)
   (4): LayerNorm((3,), eps=1e-05, elementwise_affine=True, bias=False)
 )"""
-    assert repr(nn.ModuleList([nn.ReLU(), nn.Tanh(), nn.Tanh()])) == "ModuleList(\n  (0): ReLU()\n  (1-2): 2 x Tanh()\n)"
-    assert repr(nn.LayerNorm(4, elementwise_affine=False)) == "LayerNorm((4,), eps=1e-05, elementwise_affine=False, bias=False)"
+    )
+    assert (
+        repr(nn.ModuleList([nn.ReLU(), nn.Tanh(), nn.Tanh()])) == "ModuleList(\n  (0): ReLU()\n  (1-2): 2 x Tanh()\n)"
+    )
+    assert (
+        repr(nn.LayerNorm(4, elementwise_affine=False))
+        == "LayerNorm((4,), eps=1e-05, elementwise_affine=False, bias=False)"
+    )
 
 
 def test_repr_of_a_module_with_extra_text_and_children() -> None:

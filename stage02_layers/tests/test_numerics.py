@@ -49,7 +49,9 @@ def test_softmax_and_log_softmax_huge_inputs() -> None:
     stable = "exp(1e4) overflows: subtract the row max before exp (it cancels in the ratio)"
     assert np.isfinite(p.data).all(), f"softmax of logits around 1e4 gave {p.data}: {stable}"
     np.testing.assert_allclose(p.data, [[1 / (1 + e), e / (1 + e), 0]], rtol=1e-6, err_msg=f"softmax: {stable}")
-    np.testing.assert_allclose(logp.data[0, :2], [-np.log1p(e), -1 - np.log1p(e)], rtol=1e-5, err_msg=f"log_softmax: {stable}")
+    np.testing.assert_allclose(
+        logp.data[0, :2], [-np.log1p(e), -1 - np.log1p(e)], rtol=1e-5, err_msg=f"log_softmax: {stable}"
+    )
     assert np.isfinite(logp.data).all()
     (p.sum() + logp.sum()).backward()
     assert np.isfinite(x.grad.data).all()
@@ -75,7 +77,9 @@ def test_causal_bias_is_minus_inf_above_the_diagonal() -> None:
     b = causal_bias(3, 5, np.dtype(np.float32).str)  # 3 queries, 5 keys
     expected = np.where(np.arange(5)[None, :] > np.arange(3)[:, None], -np.inf, 0.0).astype(np.float32)
     np.testing.assert_array_equal(
-        b, expected, err_msg="causal_bias(L, S): 0 where key j <= query i (a query sees itself and the past), -inf where j > i"
+        b,
+        expected,
+        err_msg="causal_bias(L, S): 0 where key j <= query i (a query sees itself and the past), -inf where j > i",
     )
     assert b.dtype == np.float32 and not b.flags.writeable, "the cached mask must be float32 here and read-only"
 
@@ -93,7 +97,9 @@ def test_causal_attention_never_looks_ahead() -> None:
     v2[..., 4:, :] -= 10.0
     y2 = F.scaled_dot_product_attention(Tensor(q), Tensor(k2), Tensor(v2), is_causal=True).data
     np.testing.assert_array_equal(
-        y[..., :4, :], y2[..., :4, :], err_msg="queries 0..3 changed when keys 4.. did: is_causal must hide every key j > i"
+        y[..., :4, :],
+        y2[..., :4, :],
+        err_msg="queries 0..3 changed when keys 4.. did: is_causal must hide every key j > i",
     )
     assert not np.allclose(y[..., 4:, :], y2[..., 4:, :])
     np.testing.assert_allclose(y[..., 0, :], v[..., 0, :], rtol=1e-6)  # the first query sees only key 0
@@ -152,7 +158,9 @@ OPS: dict[str, tuple[Callable[..., Tensor], list[tuple[int, ...]]]] = {
     "dropout": (lambda x: F.dropout(x, 0.5), [(3, 4)]),
     "sdpa_causal": (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True), [(2, 2, 3, 4)] * 3),
     "sdpa_float64_mask_and_dropout": (  # a float64 mask must not upcast float32 scores
-        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=np.tril(np.ones((3, 3)))[None], dropout_p=0.2),
+        lambda q, k, v: F.scaled_dot_product_attention(
+            q, k, v, attn_mask=np.tril(np.ones((3, 3)))[None], dropout_p=0.2
+        ),
         [(2, 2, 3, 4)] * 3,
     ),
     "bool_mask": (
@@ -172,7 +180,9 @@ def test_dtype_is_kept_in_outputs_and_gradients(name: str, dtype: type) -> None:
     assert y.dtype == dtype, f"{name}: output is {y.dtype}"
     y.backward(Tensor(rng.standard_normal(y.shape).astype(dtype)))
     for i, x in enumerate(xs):
-        assert x.grad is not None and x.grad.dtype == dtype, f"{name}: gradient of input {i} is {x.grad and x.grad.dtype}"
+        assert x.grad is not None and x.grad.dtype == dtype, (
+            f"{name}: gradient of input {i} is {x.grad and x.grad.dtype}"
+        )
 
 
 @pytest.mark.module
@@ -188,7 +198,16 @@ def test_layers_create_float32_parameters() -> None:
 @pytest.mark.module
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_every_layer_keeps_the_dtype(dtype: type) -> None:
-    layers = [nn.Linear(4, 6), nn.LayerNorm(6), nn.GELU(), nn.GELU("tanh"), nn.ReLU(), nn.Tanh(), nn.Dropout(0.3), nn.Softmax(-1)]
+    layers = [
+        nn.Linear(4, 6),
+        nn.LayerNorm(6),
+        nn.GELU(),
+        nn.GELU("tanh"),
+        nn.ReLU(),
+        nn.Tanh(),
+        nn.Dropout(0.3),
+        nn.Softmax(-1),
+    ]
     model = nn.Sequential(*layers).to(dtype)
     x = leaf(np.random.default_rng(0).standard_normal((3, 4)), dtype)
     y = model(x)

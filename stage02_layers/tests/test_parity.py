@@ -33,7 +33,7 @@ RTOL, ATOL = 1e-4, 1e-5
 def group(case: str, name: str) -> dict[str, np.ndarray]:
     """The arrays stored under `<case>/<name>/...`, by their last key part, in stored order."""
     pre = f"{case}/{name}/"
-    return {k[len(pre):]: FIXTURES[k] for k in FIXTURES.files if k.startswith(pre)}
+    return {k[len(pre) :]: FIXTURES[k] for k in FIXTURES.files if k.startswith(pre)}
 
 
 def kwargs(case: str) -> dict[str, Any]:
@@ -57,14 +57,28 @@ OPS: dict[str, Callable[[dict[str, Tensor], dict[str, np.ndarray], dict[str, Any
     "softmax": lambda a, c, kw: F.softmax(a["input"], kw["dim"]),
     "log_softmax": lambda a, c, kw: F.log_softmax(a["input"], kw["dim"]),
     "cross_entropy": lambda a, c, kw: F.cross_entropy(a["input"], c["target"], **kw),
-    "sdpa": lambda a, c, kw: F.scaled_dot_product_attention(a["query"], a["key"], a["value"], attn_mask=c.get("attn_mask"), **kw),
+    "sdpa": lambda a, c, kw: F.scaled_dot_product_attention(
+        a["query"], a["key"], a["value"], attn_mask=c.get("attn_mask"), **kw
+    ),
 }
 # The marker of each op and layer, so `-m "parity and attention"` selects its cases.
 MARKS = {
-    "linear": "linear", "embedding": "embedding", "layer_norm": "layer_norm", "gelu": "activations",
-    "relu": "activations", "softmax": "softmax", "log_softmax": "softmax", "cross_entropy": "cross_entropy",
-    "sdpa": "attention", "layer:Linear": "linear", "layer:Embedding": "embedding", "layer:LayerNorm": "layer_norm",
-    "layer:GELU": "activations", "layer:ReLU": "activations", "layer:Tanh": "activations", "layer:Softmax": "softmax",
+    "linear": "linear",
+    "embedding": "embedding",
+    "layer_norm": "layer_norm",
+    "gelu": "activations",
+    "relu": "activations",
+    "softmax": "softmax",
+    "log_softmax": "softmax",
+    "cross_entropy": "cross_entropy",
+    "sdpa": "attention",
+    "layer:Linear": "linear",
+    "layer:Embedding": "embedding",
+    "layer:LayerNorm": "layer_norm",
+    "layer:GELU": "activations",
+    "layer:ReLU": "activations",
+    "layer:Tanh": "activations",
+    "layer:Softmax": "softmax",
     "layer:Dropout": "dropout",
 }
 
@@ -86,7 +100,9 @@ def check(case: str, out: Tensor, grads: dict[str, Tensor | None]) -> None:
     for name, t in grads.items():
         assert t is not None and t.grad is not None, f"{case}: {name} received no gradient"
         assert t.grad.dtype == np.float32
-        np.testing.assert_allclose(t.grad.data, expected[name], rtol=RTOL, atol=ATOL, err_msg=f"{case}: gradient of {name}")
+        np.testing.assert_allclose(
+            t.grad.data, expected[name], rtol=RTOL, atol=ATOL, err_msg=f"{case}: gradient of {name}"
+        )
 
 
 def test_fixtures_cover_every_op_and_layer() -> None:

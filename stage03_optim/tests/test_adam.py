@@ -36,7 +36,9 @@ def test_two_steps_by_hand_with_bias_correction_and_eps() -> None:
     np.testing.assert_allclose(opt.state[p]["exp_avg_sq"], [0.0625], err_msg="v_t = β₂ v + (1 − β₂) g²")
     theta1 = 1 - 0.05 / 0.6
     np.testing.assert_allclose(
-        p.data, [theta1], rtol=1e-12,
+        p.data,
+        [theta1],
+        rtol=1e-12,
         err_msg="Adam's first step is off: m and v start at 0, so divide them by (1 - β₁ᵗ) and (1 - β₂ᵗ) "
         "(bias correction), then θ ← θ − lr m̂ / (√v̂ + ε)",
     )
@@ -53,7 +55,9 @@ def test_two_steps_by_hand_with_bias_correction_and_eps() -> None:
 
 @settings(max_examples=50, deadline=None)
 @given(
-    grad=hnp.arrays(np.float32, hnp.array_shapes(max_dims=3, max_side=5), elements=st.floats(0.015625, 1024.0, width=32)),
+    grad=hnp.arrays(
+        np.float32, hnp.array_shapes(max_dims=3, max_side=5), elements=st.floats(0.015625, 1024.0, width=32)
+    ),
     negate=st.booleans(),
     lr=st.floats(1e-4, 1e-1),
 )

@@ -62,7 +62,9 @@ def test_all_zero_gradients_stay_zero() -> None:
 @settings(max_examples=60, deadline=None)
 @given(
     grads=st.lists(
-        hnp.arrays(np.float32, hnp.array_shapes(min_dims=0, max_dims=3, max_side=5), elements=st.floats(-100, 100, width=32)),
+        hnp.arrays(
+            np.float32, hnp.array_shapes(min_dims=0, max_dims=3, max_side=5), elements=st.floats(-100, 100, width=32)
+        ),
         min_size=1,
         max_size=4,
     ),
@@ -105,7 +107,9 @@ def test_float64_gradients_stay_float64() -> None:
 @pytest.mark.parametrize("bad", [np.inf, np.nan])
 def test_a_non_finite_total_norm_raises_when_asked(bad: float) -> None:
     a, b = with_grad([1.0, bad]), with_grad([2.0])
-    with pytest.raises(RuntimeError, match=r"The total norm of order 2\.0 for gradients from `parameters` is non-finite"):
+    with pytest.raises(
+        RuntimeError, match=r"The total norm of order 2\.0 for gradients from `parameters` is non-finite"
+    ):
         clip_grad_norm_([a, b], 1.0, error_if_nonfinite=True)
     assert np.array_equal(b.grad.data, [2.0]), "nothing is scaled when the error is raised"
 

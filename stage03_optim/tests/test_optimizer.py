@@ -192,7 +192,9 @@ def test_a_tensor_or_a_set_instead_of_a_list() -> None:
 
 @pytest.mark.errors
 def test_something_that_is_not_a_tensor() -> None:
-    with pytest.raises(TypeError, match=r"optimizer can only optimize Tensors, but one of the params is numpy\.ndarray"):
+    with pytest.raises(
+        TypeError, match=r"optimizer can only optimize Tensors, but one of the params is numpy\.ndarray"
+    ):
         SGD([np.ones(2)])
     with pytest.raises(TypeError, match=r"param_group must be a dict, but got <class 'list'>"):
         SGD([param(1)]).add_param_group([param(1)])

@@ -33,7 +33,11 @@ def test_matrices_decay_vectors_do_not() -> None:
     assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
     assert decay["param_names"] == ["wte.weight", "wpe.weight", "h.0.attn.c_attn.weight", "h.0.mlp.c_fc.weight"]
     assert no_decay["param_names"] == [
-        "h.0.ln_1.weight", "h.0.ln_1.bias", "h.0.attn.c_attn.bias", "h.0.mlp.c_fc.bias", "ln_f.weight",
+        "h.0.ln_1.weight",
+        "h.0.ln_1.bias",
+        "h.0.attn.c_attn.bias",
+        "h.0.mlp.c_fc.bias",
+        "ln_f.weight",
     ]
     by_name = dict(named)
     for group in (decay, no_decay):

@@ -62,11 +62,7 @@ def test_optimizer_trajectory_matches_torch(run: dict) -> None:
     kwargs = dict(run["kwargs"])
     if "betas" in kwargs:
         kwargs["betas"] = tuple(kwargs["betas"])
-    params = (
-        [{**g, "params": [by_name[n] for n in g["params"]]} for g in run["groups"]]
-        if "groups" in run
-        else [W, c]
-    )
+    params = [{**g, "params": [by_name[n] for n in g["params"]]} for g in run["groups"]] if "groups" in run else [W, c]
     opt = OPTIMIZERS[run["optimizer"]](params, **kwargs)
     W_ref, c_ref = FX[f"{run['name']}__W"], FX[f"{run['name']}__c"]
     for t in range(1, W_ref.shape[0]):
@@ -79,13 +75,13 @@ def test_optimizer_trajectory_matches_torch(run: dict) -> None:
     # The running buffers agree too, under PyTorch's names.
     prefix = f"{run['name']}__state__"
     for key in (k for k in FX if k.startswith(prefix)):
-        pname, buffer = key[len(prefix):].split("__")
+        pname, buffer = key[len(prefix) :].split("__")
         ours = opt.state[by_name[pname]][buffer]
         if buffer == "step":
             assert ours == int(FX[key]), f"{run['name']}: step count of {pname}"
         else:
             np.testing.assert_allclose(ours, FX[key], rtol=RTOL, atol=ATOL, err_msg=f"{run['name']}: {key}")
-    recorded = {k[len(prefix):].split("__")[0] for k in FX if k.startswith(prefix)}
+    recorded = {k[len(prefix) :].split("__")[0] for k in FX if k.startswith(prefix)}
     assert recorded == ({"W", "c"} if run["optimizer"] != "SGD" or "momentum" in run["kwargs"] else set())
     assert set(opt.state) == {by_name[n] for n in recorded}
 

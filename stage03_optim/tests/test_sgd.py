@@ -170,5 +170,9 @@ def test_defaults_are_pytorchs() -> None:
     p = Tensor(np.zeros(1, np.float32), requires_grad=True)
     group = SGD([p]).param_groups[0]
     assert {k: group[k] for k in ("lr", "momentum", "dampening", "weight_decay", "nesterov")} == {
-        "lr": 1e-3, "momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False,
+        "lr": 1e-3,
+        "momentum": 0.0,
+        "dampening": 0.0,
+        "weight_decay": 0.0,
+        "nesterov": False,
     }

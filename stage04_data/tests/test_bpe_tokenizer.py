@@ -99,7 +99,16 @@ def test_split_pattern_covers_every_character(text: str) -> None:
 
 def test_split_pattern_approximates_gpt2() -> None:
     assert english().split("Hello world's  123 foo_bar!!\n\n") == [
-        "Hello", " world", "'s", " ", " 123", " foo", "_", "bar", "!!", "\n\n",
+        "Hello",
+        " world",
+        "'s",
+        " ",
+        " 123",
+        " foo",
+        "_",
+        "bar",
+        "!!",
+        "\n\n",
     ]
 
 
@@ -150,7 +159,9 @@ def test_save_load_round_trip(tmp_path) -> None:
 
 @pytest.mark.errors
 def test_train_errors() -> None:
-    with pytest.raises(ValueError, match=r"BPETokenizer\.train: vocab_size must be at least 256 \(the byte tokens\), got 100"):
+    with pytest.raises(
+        ValueError, match=r"BPETokenizer\.train: vocab_size must be at least 256 \(the byte tokens\), got 100"
+    ):
         BPETokenizer.train("abc", 100)
     with pytest.raises(ValueError, match=r"BPETokenizer\.train: the text is empty"):
         BPETokenizer.train("", 300)
@@ -160,7 +171,10 @@ def test_train_errors() -> None:
 
 @pytest.mark.errors
 def test_decode_rejects_ids_outside_the_vocabulary() -> None:
-    with pytest.raises(ValueError, match=r"BPETokenizer\.decode: token id 316 at position 1 is outside the vocabulary \(valid ids are 0\.\.315\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"BPETokenizer\.decode: token id 316 at position 1 is outside the vocabulary \(valid ids are 0\.\.315\)",
+    ):
         english().decode([65, 316])
 
 

@@ -92,7 +92,9 @@ def test_construction_errors() -> None:
 @pytest.mark.errors
 @pytest.mark.parametrize("bad", [-1, 1000])
 def test_decode_rejects_ids_outside_the_vocabulary(bad: int) -> None:
-    with pytest.raises(ValueError, match=rf"CharTokenizer\.decode: token id {bad} at position 2 is outside the vocabulary"):
+    with pytest.raises(
+        ValueError, match=rf"CharTokenizer\.decode: token id {bad} at position 2 is outside the vocabulary"
+    ):
         TOK.decode([0, 1, bad, 2])
 
 

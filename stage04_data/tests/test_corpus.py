@@ -96,7 +96,9 @@ def test_download_from_a_loopback_server(tmp_path, http_server) -> None:
 @pytest.mark.errors
 def test_download_with_the_wrong_checksum_writes_nothing(tmp_path, http_server) -> None:
     http_server.routes["/input.txt"] = WRONG
-    with pytest.raises(ChecksumError, match=rf"checksum mismatch for http://127\.0\.0\.1:\d+/input\.txt: expected sha256 {SHA}"):
+    with pytest.raises(
+        ChecksumError, match=rf"checksum mismatch for http://127\.0\.0\.1:\d+/input\.txt: expected sha256 {SHA}"
+    ):
         download(http_server.url("/input.txt"), tmp_path / "corpus.txt", SHA)
     assert list(tmp_path.iterdir()) == []
 
@@ -112,7 +114,10 @@ def test_dropped_download_writes_nothing(tmp_path, http_server) -> None:
 
 @pytest.mark.errors
 def test_unreachable_server_suggests_a_local_copy(tmp_path, http_server) -> None:
-    with pytest.raises(ConnectionError, match=r"could not fetch .*/missing\.txt: HTTP Error 404.*pass --source PATH \(or set NUMPYGPT_DATA\)"):
+    with pytest.raises(
+        ConnectionError,
+        match=r"could not fetch .*/missing\.txt: HTTP Error 404.*pass --source PATH \(or set NUMPYGPT_DATA\)",
+    ):
         download(http_server.url("/missing.txt"), tmp_path / "corpus.txt", SHA)
     assert list(tmp_path.iterdir()) == []
 
@@ -152,7 +157,10 @@ def test_fetch_refuses_wrong_files(tmp_path, monkeypatch) -> None:
     data = tmp_path / "data"
     bad = _write(tmp_path / "bad.txt", WRONG)
     kw = dict(filename="c.txt", url="http://127.0.0.1:9/never", sha256=SHA)
-    with pytest.raises(ChecksumError, match=rf"checksum mismatch for .*bad\.txt: expected sha256 {SHA}.*is source .*bad\.txt the right file"):
+    with pytest.raises(
+        ChecksumError,
+        match=rf"checksum mismatch for .*bad\.txt: expected sha256 {SHA}.*is source .*bad\.txt the right file",
+    ):
         fetch_corpus(data, bad, **kw)
     monkeypatch.setenv("NUMPYGPT_DATA", str(bad))
     with pytest.raises(ChecksumError, match=r"is \$NUMPYGPT_DATA .*bad\.txt the right file"):

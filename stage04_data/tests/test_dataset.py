@@ -33,7 +33,9 @@ def test_tensor_dataset_rows() -> None:
 
 @pytest.mark.errors
 def test_tensor_dataset_errors() -> None:
-    with pytest.raises(ValueError, match=r"TensorDataset: all arrays need the same first dimension, got sizes \[3, 4\]"):
+    with pytest.raises(
+        ValueError, match=r"TensorDataset: all arrays need the same first dimension, got sizes \[3, 4\]"
+    ):
         TensorDataset(np.zeros(3), np.zeros((4, 2)))
     with pytest.raises(ValueError, match=r"TensorDataset: needs at least one array"):
         TensorDataset()
@@ -56,7 +58,8 @@ def test_token_windows_are_shifted_by_one(n: int, data: st.DataObject) -> None:
         assert x.dtype == np.int64 and x.shape == (block_size,)
         np.testing.assert_array_equal(x, ids[i : i + block_size], err_msg=f"window {i}: x must be ids[i : i + T]")
         np.testing.assert_array_equal(
-            y, ids[i + 1 : i + block_size + 1],
+            y,
+            ids[i + 1 : i + block_size + 1],
             err_msg=f"window {i}: y must be x shifted left by one, ids[i + 1 : i + T + 1] (the next token of each position)",
         )
     # the last window ends exactly at the last token

@@ -40,7 +40,9 @@ def test_windows_are_contiguous_and_shifted_by_one(n: int, batch_size: int, seed
     starts = x[:, 0] - 1000
     assert starts.min() >= 0 and starts.max() <= n - block_size - 1
     window = starts[:, None] + np.arange(block_size)
-    np.testing.assert_array_equal(x, stream[window], err_msg="x must be block_size consecutive tokens from a random start")
+    np.testing.assert_array_equal(
+        x, stream[window], err_msg="x must be block_size consecutive tokens from a random start"
+    )
     np.testing.assert_array_equal(
         y, stream[window + 1], err_msg="y must be x shifted left by one: the target of x[b, t] is the token after it"
     )
@@ -104,7 +106,9 @@ def test_get_batch_errors() -> None:
 def test_load_split_errors(tmp_path) -> None:
     with pytest.raises(ValueError, match=r"load_split: split must be one of \('train', 'val'\), got 'test'"):
         load_split(tmp_path, "test")
-    with pytest.raises(FileNotFoundError, match=r"load_split: .*val\.bin does not exist; run `python -m numpygpt\.utils\.data\.prepare"):
+    with pytest.raises(
+        FileNotFoundError, match=r"load_split: .*val\.bin does not exist; run `python -m numpygpt\.utils\.data\.prepare"
+    ):
         load_split(tmp_path, "val")
     (tmp_path / "val.bin").write_bytes(b"")
     with pytest.raises(ValueError, match=r"load_split: .*val\.bin has 0 bytes"):

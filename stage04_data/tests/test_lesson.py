@@ -35,8 +35,31 @@ def test_lesson_bpe_merges_on_a_sentence(capsys) -> None:
     ids = tok.encode(SENTENCE)
     assert len(SENTENCE.encode("utf-8")) == 50 and len(ids) == 25
     assert [tok.vocab[i].decode() for i in ids] == [
-        "the", " ", "c", "at", " sat", " on", " the", " ", "m", "at", ",", " ", "a", "n", "d",
-        " the", " ", "r", "at", " sat", " on", " the", " ", "h", "at",
+        "the",
+        " ",
+        "c",
+        "at",
+        " sat",
+        " on",
+        " the",
+        " ",
+        "m",
+        "at",
+        ",",
+        " ",
+        "a",
+        "n",
+        "d",
+        " the",
+        " ",
+        "r",
+        "at",
+        " sat",
+        " on",
+        " the",
+        " ",
+        "h",
+        "at",
     ]
 
 

@@ -159,8 +159,18 @@ def test_cli_as_a_module(tmp_path, source) -> None:
     src_dir = Path(data_pkg.__file__).parents[3]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src_dir), os.environ.get("PYTHONPATH", "")])}
     env.pop("NUMPYGPT_DATA", None)
-    cmd = [sys.executable, "-m", "numpygpt.utils.data.prepare", "shakespeare", "--source", str(source),
-           "--data-dir", str(tmp_path), "--sha256", SHA]
+    cmd = [
+        sys.executable,
+        "-m",
+        "numpygpt.utils.data.prepare",
+        "shakespeare",
+        "--source",
+        str(source),
+        "--data-dir",
+        str(tmp_path),
+        "--sha256",
+        SHA,
+    ]
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stderr == ""

@@ -75,12 +75,15 @@ def test_sampling_follows_the_softmax_distribution() -> None:
 
 
 @pytest.mark.generate
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(temperature=-1.0), "temperature must be >= 0"),
-    (dict(temperature=float("nan")), "temperature must be >= 0"),
-    (dict(top_k=0), "top_k must be a positive int"),
-    (dict(top_k=2.5), "top_k must be a positive int"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(temperature=-1.0), "temperature must be >= 0"),
+        (dict(temperature=float("nan")), "temperature must be >= 0"),
+        (dict(top_k=0), "top_k must be a positive int"),
+        (dict(top_k=2.5), "top_k must be a positive int"),
+    ],
+)
 def test_bad_sampling_arguments_are_clear_errors(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         model().generate(PROMPT, 3, **kwargs)

@@ -31,7 +31,9 @@ def attention_reference(attn: nn.Module, x: np.ndarray, n_head: int) -> np.ndarr
     B, T, C = x.shape
     hs = C // n_head
     qkv = x @ attn.c_attn.weight.data.T + attn.c_attn.bias.data  # (B, T, 3C)
-    q, k, v = (qkv[..., i * C : (i + 1) * C].reshape(B, T, n_head, hs).transpose(0, 2, 1, 3) for i in range(3))  # (B, nh, T, hs)
+    q, k, v = (
+        qkv[..., i * C : (i + 1) * C].reshape(B, T, n_head, hs).transpose(0, 2, 1, 3) for i in range(3)
+    )  # (B, nh, T, hs)
     s = q @ k.transpose(0, 1, 3, 2) / math.sqrt(hs)  # (B, nh, T, T)
     s = np.where(np.tril(np.ones((T, T), dtype=bool)), s, -np.inf)  # query t sees keys 0..t
     p = np.exp(s - s.max(axis=-1, keepdims=True))
@@ -46,7 +48,10 @@ def test_causal_self_attention_alone() -> None:
     attn = tiny_gpt().double().transformer.h[0].attn
     x = np.random.default_rng(1).standard_normal((2, 8, 16))
     np.testing.assert_allclose(
-        attn(Tensor(x)).data, attention_reference(attn, x, n_head=2), rtol=1e-9, atol=1e-12,
+        attn(Tensor(x)).data,
+        attention_reference(attn, x, n_head=2),
+        rtol=1e-9,
+        atol=1e-12,
         err_msg="CausalSelfAttention: split c_attn(x) into q, k, v heads (B, nh, T, hs), attend causally "
         "(is_causal=True: position t sees 0..t only), merge the heads to (B, T, C), then c_proj",
     )
@@ -60,7 +65,10 @@ def test_block_alone_is_two_residual_steps() -> None:
     h = x.data + block.attn(block.ln_1(x)).data
     expected = h + block.mlp(block.ln_2(Tensor(h))).data
     np.testing.assert_allclose(
-        block(x).data, expected, rtol=1e-9, atol=1e-12,
+        block(x).data,
+        expected,
+        rtol=1e-9,
+        atol=1e-12,
         err_msg="Block: x = x + attn(ln_1(x)), then x = x + mlp(ln_2(x)): LayerNorm before each sub-layer, "
         "whose output is added to the residual stream",
     )
@@ -82,7 +90,13 @@ def test_forward_shapes_and_dtypes() -> None:
 def test_parameter_names_follow_gpt2_and_head_is_tied() -> None:
     model = tiny_gpt()
     sd = model.state_dict()
-    expected = {"transformer.wte.weight", "transformer.wpe.weight", "transformer.ln_f.weight", "transformer.ln_f.bias", "lm_head.weight"}
+    expected = {
+        "transformer.wte.weight",
+        "transformer.wpe.weight",
+        "transformer.ln_f.weight",
+        "transformer.ln_f.bias",
+        "lm_head.weight",
+    }
     for i in range(2):
         for part in ("ln_1", "attn.c_attn", "attn.c_proj", "ln_2", "mlp.c_fc", "mlp.c_proj"):
             expected |= {f"transformer.h.{i}.{part}.weight", f"transformer.h.{i}.{part}.bias"}
@@ -130,7 +144,11 @@ def test_a_future_token_never_changes_earlier_logits() -> None:
         changed = idx.copy()
         changed[:, t] = (changed[:, t] + 1) % 11
         after, _ = model(changed)
-        np.testing.assert_array_equal(after.data[:, :t], before.data[:, :t], err_msg=f"position < {t} saw token {t}: is the attention mask causal?")
+        np.testing.assert_array_equal(
+            after.data[:, :t],
+            before.data[:, :t],
+            err_msg=f"position < {t} saw token {t}: is the attention mask causal?",
+        )
         assert not np.allclose(after.data[:, t], before.data[:, t])
 
 
@@ -172,7 +190,10 @@ def test_blocks_are_residual() -> None:
     tr = model.transformer
     x = tr.ln_f(tr.wte(idx) + tr.wpe(np.arange(idx.shape[1])))
     np.testing.assert_allclose(
-        logits.data, model.lm_head(x).data, rtol=1e-5, atol=1e-6,
+        logits.data,
+        model.lm_head(x).data,
+        rtol=1e-5,
+        atol=1e-6,
         err_msg="with attention and MLP outputs zeroed the blocks changed x: is each block residual, "
         "x = x + attn(ln_1(x)), then x = x + mlp(ln_2(x))?",
     )
@@ -196,18 +217,22 @@ def test_matches_pytorch_logits_loss_and_every_gradient(gelu: str) -> None:
     config = {k.split("/")[1]: z[k].item() for k in z.files if k.startswith("config/")}
     model = GPT(GPTConfig(**config, gelu=gelu))
     pre = f"{gelu}/param/"
-    model.load_state_dict({k[len(pre):]: z[k] for k in z.files if k.startswith(pre)})
+    model.load_state_dict({k[len(pre) :]: z[k] for k in z.files if k.startswith(pre)})
     logits, loss = model(z[f"{gelu}/idx"], z[f"{gelu}/targets"])
     loss.backward()
     np.testing.assert_allclose(
-        logits.data, z[f"{gelu}/logits"], atol=1e-5,
+        logits.data,
+        z[f"{gelu}/logits"],
+        atol=1e-5,
         err_msg="logits differ from PyTorch's GPT with the same weights: check the forward's wiring "
         "(wte + wpe, each block x + attn(ln_1(x)) then x + mlp(ln_2(x)), ln_f, the tied lm_head)",
     )
     assert loss.item() == pytest.approx(float(z[f"{gelu}/loss"]), abs=1e-5), "the loss differs from PyTorch's"
     for name, p in model.named_parameters():
         ref = z[f"{gelu}/grad/{name}"]
-        np.testing.assert_allclose(p.grad.data, ref, atol=1e-6, rtol=1e-4, err_msg=f"{name}: gradient differs from PyTorch's")
+        np.testing.assert_allclose(
+            p.grad.data, ref, atol=1e-6, rtol=1e-4, err_msg=f"{name}: gradient differs from PyTorch's"
+        )
 
 
 @pytest.mark.ex5_3

@@ -19,8 +19,7 @@ from numpygpt.optim import AdamW
 from numpygpt.train import TrainingDiverged, train
 
 TEXT = (
-    "ROMEO:\nBut soft, what light through yonder window breaks?\n"
-    "JULIET:\nO Romeo, Romeo, wherefore art thou Romeo?\n"
+    "ROMEO:\nBut soft, what light through yonder window breaks?\nJULIET:\nO Romeo, Romeo, wherefore art thou Romeo?\n"
 ) * 40
 
 
@@ -29,10 +28,23 @@ def cfg(tmp_path: Path) -> TrainConfig:
     corpus = tmp_path / "corpus.txt"
     corpus.write_bytes(TEXT.encode())
     return TrainConfig(
-        data_dir=str(tmp_path / "data"), data_source=str(corpus), data_sha256=hashlib.sha256(TEXT.encode()).hexdigest(),
-        n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=4, max_iters=12, warmup_iters=2,
-        lr_decay_iters=12, eval_interval=6, eval_iters=2, log_interval=3, out_dir=str(tmp_path / "out"),
-        dropout=0.1, sample_tokens=0,
+        data_dir=str(tmp_path / "data"),
+        data_source=str(corpus),
+        data_sha256=hashlib.sha256(TEXT.encode()).hexdigest(),
+        n_layer=1,
+        n_head=2,
+        n_embd=16,
+        block_size=16,
+        batch_size=4,
+        max_iters=12,
+        warmup_iters=2,
+        lr_decay_iters=12,
+        eval_interval=6,
+        eval_iters=2,
+        log_interval=3,
+        out_dir=str(tmp_path / "out"),
+        dropout=0.1,
+        sample_tokens=0,
     )
 
 
@@ -109,7 +121,9 @@ def test_a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(cfg: TrainCo
 
 
 @pytest.mark.training
-def test_an_interrupted_save_leaves_the_previous_checkpoint_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_interrupted_save_leaves_the_previous_checkpoint_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "last.npz"
     save_checkpoint(path, {"iter": 1, "w": np.arange(5.0)})
 
@@ -127,7 +141,13 @@ def test_an_interrupted_save_leaves_the_previous_checkpoint_whole(tmp_path: Path
 
 @pytest.mark.training
 def test_checkpoint_round_trip_keeps_types(tmp_path: Path) -> None:
-    state = {"iter": 3, "betas": (0.9, 0.99), "state": {0: {"step": 2, "m": np.ones(3, np.float32)}}, "s": "x", "f": math.inf}
+    state = {
+        "iter": 3,
+        "betas": (0.9, 0.99),
+        "state": {0: {"step": 2, "m": np.ones(3, np.float32)}},
+        "s": "x",
+        "f": math.inf,
+    }
     save_checkpoint(tmp_path / "c.npz", state)
     back = load_checkpoint(tmp_path / "c.npz")
     assert back["betas"] == (0.9, 0.99) and back["state"][0]["step"] == 2 and back["s"] == "x" and back["f"] == math.inf
@@ -135,7 +155,9 @@ def test_checkpoint_round_trip_keeps_types(tmp_path: Path) -> None:
 
 
 @pytest.mark.cli
-def test_missing_truncated_and_incompatible_checkpoints_are_clear_errors(cfg: TrainConfig, tmp_path: Path, capsys) -> None:
+def test_missing_truncated_and_incompatible_checkpoints_are_clear_errors(
+    cfg: TrainConfig, tmp_path: Path, capsys
+) -> None:
     from numpygpt.sample import load_model
     from numpygpt.sample import main as sample_main
 
@@ -162,10 +184,32 @@ def test_sample_streams_text_from_a_checkpoint(cfg: TrainConfig, capsys) -> None
 
     train(cfg)
     capsys.readouterr()
-    code = sample_main(["--checkpoint", str(Path(cfg.out_dir) / "best.npz"), "--prompt", "ROMEO:", "--max-new-tokens", "40", "--seed", "1"])
+    code = sample_main(
+        [
+            "--checkpoint",
+            str(Path(cfg.out_dir) / "best.npz"),
+            "--prompt",
+            "ROMEO:",
+            "--max-new-tokens",
+            "40",
+            "--seed",
+            "1",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and out.startswith("ROMEO:") and len(out) == len("ROMEO:") + 40 + 1
-    sample_main(["--checkpoint", str(Path(cfg.out_dir) / "best.npz"), "--prompt", "ROMEO:", "--max-new-tokens", "40", "--seed", "1"])
+    sample_main(
+        [
+            "--checkpoint",
+            str(Path(cfg.out_dir) / "best.npz"),
+            "--prompt",
+            "ROMEO:",
+            "--max-new-tokens",
+            "40",
+            "--seed",
+            "1",
+        ]
+    )
     assert capsys.readouterr().out == out, "the same seed gives the same sample"
 
 
@@ -179,7 +223,11 @@ def test_command_line_overrides_and_their_errors(capsys) -> None:
             parse_args(bad)
         assert e.value.code == 2
     err = capsys.readouterr().err
-    assert "invalid int value: 'two'" in err and "unrecognized arguments: --no_such_field" in err and "expected true or false" in err
+    assert (
+        "invalid int value: 'two'" in err
+        and "unrecognized arguments: --no_such_field" in err
+        and "expected true or false" in err
+    )
 
 
 @pytest.mark.cli

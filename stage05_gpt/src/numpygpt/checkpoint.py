@@ -86,5 +86,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     except CheckpointError:
         raise
     except (zipfile.BadZipFile, ValueError, KeyError, OSError, EOFError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"checkpoint {path} is damaged or not a numpygpt checkpoint ({type(e).__name__}: {e})") from e
+        raise CheckpointError(
+            f"checkpoint {path} is damaged or not a numpygpt checkpoint ({type(e).__name__}: {e})"
+        ) from e
     return _decode(meta["state"], arrays)

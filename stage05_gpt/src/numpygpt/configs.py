@@ -52,9 +52,20 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "shakespeare_char": {},
     "shakespeare_bpe": {"tokenizer": "bpe", "out_dir": "out/shakespeare_bpe"},
     # Seconds, for trying the wiring: not enough steps to learn much.
-    "smoke": {"n_layer": 2, "n_embd": 64, "n_head": 2, "block_size": 32, "max_iters": 50,
-              "warmup_iters": 5, "lr_decay_iters": 50, "eval_interval": 25, "eval_iters": 2,
-              "log_interval": 5, "out_dir": "out/smoke", "sample_tokens": 100},
+    "smoke": {
+        "n_layer": 2,
+        "n_embd": 64,
+        "n_head": 2,
+        "block_size": 32,
+        "max_iters": 50,
+        "warmup_iters": 5,
+        "lr_decay_iters": 50,
+        "eval_interval": 25,
+        "eval_iters": 2,
+        "log_interval": 5,
+        "out_dir": "out/smoke",
+        "sample_tokens": 100,
+    },
 }
 
 
@@ -73,7 +84,11 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
     )
     parser.add_argument("--config", default="shakespeare_char", choices=sorted(CONFIGS), help="a named preset")
     for f in dataclasses.fields(TrainConfig):
-        kind = _parse_bool if f.type in (bool, "bool") else {"int": int, "float": float, "str": str}.get(str(f.type), f.type)
+        kind = (
+            _parse_bool
+            if f.type in (bool, "bool")
+            else {"int": int, "float": float, "str": str}.get(str(f.type), f.type)
+        )
         names = sorted({f"--{f.name}", f"--{f.name.replace('_', '-')}"})
         # A bool may stand alone (`--resume`) or take a value (`--bias false`).
         extra = {"nargs": "?", "const": True} if kind is _parse_bool else {}

@@ -56,8 +56,16 @@ def sample_from_checkpoint(
     return prompt + text
 
 
-def _stream_text(model: GPT, tokenizer: Any, ids: np.ndarray, max_new_tokens: int, temperature: float,
-                 top_k: int | None, seed: int | None, out: TextIO) -> str:
+def _stream_text(
+    model: GPT,
+    tokenizer: Any,
+    ids: np.ndarray,
+    max_new_tokens: int,
+    temperature: float,
+    top_k: int | None,
+    seed: int | None,
+    out: TextIO,
+) -> str:
     """Write decoded text to `out` as tokens arrive, and return it all."""
     pieces: list[str] = []
     pending: list[int] = []
@@ -85,8 +93,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=None)
     args = p.parse_args(argv)
     try:
-        sample_from_checkpoint(args.checkpoint, args.prompt, args.max_new_tokens, args.temperature,
-                               args.top_k if args.top_k and args.top_k > 0 else None, args.seed)
+        sample_from_checkpoint(
+            args.checkpoint,
+            args.prompt,
+            args.max_new_tokens,
+            args.temperature,
+            args.top_k if args.top_k and args.top_k > 0 else None,
+            args.seed,
+        )
     except (CheckpointError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

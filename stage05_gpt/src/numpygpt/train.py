@@ -52,16 +52,34 @@ class _StopFlag:
 
 def build(cfg: TrainConfig) -> tuple[GPT, AdamW, WarmupCosineLR, Any, dict[str, np.ndarray]]:
     """Prepare the data and make the model, optimizer and schedule that cfg describes."""
-    ds_dir = prepare(cfg.dataset, cfg.data_dir, source=cfg.data_source or None, tokenizer=cfg.tokenizer,
-                     vocab_size=cfg.bpe_vocab_size, sha256=cfg.data_sha256 or None)
+    ds_dir = prepare(
+        cfg.dataset,
+        cfg.data_dir,
+        source=cfg.data_source or None,
+        tokenizer=cfg.tokenizer,
+        vocab_size=cfg.bpe_vocab_size,
+        sha256=cfg.data_sha256 or None,
+    )
     tokenizer = load_tokenizer(ds_dir / "tokenizer.json")
     splits = {s: load_split(ds_dir, s) for s in ("train", "val")}
     nn.manual_seed(cfg.seed)
-    model = GPT(GPTConfig(block_size=cfg.block_size, vocab_size=tokenizer.vocab_size, n_layer=cfg.n_layer,
-                          n_head=cfg.n_head, n_embd=cfg.n_embd, dropout=cfg.dropout, bias=cfg.bias, gelu=cfg.gelu))
+    model = GPT(
+        GPTConfig(
+            block_size=cfg.block_size,
+            vocab_size=tokenizer.vocab_size,
+            n_layer=cfg.n_layer,
+            n_head=cfg.n_head,
+            n_embd=cfg.n_embd,
+            dropout=cfg.dropout,
+            bias=cfg.bias,
+            gelu=cfg.gelu,
+        )
+    )
     groups = configure_weight_decay(model.named_parameters(), cfg.weight_decay)
     optimizer = AdamW(groups, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2))
-    scheduler = WarmupCosineLR(optimizer, warmup_iters=cfg.warmup_iters, max_iters=cfg.lr_decay_iters, min_lr=cfg.min_lr)
+    scheduler = WarmupCosineLR(
+        optimizer, warmup_iters=cfg.warmup_iters, max_iters=cfg.lr_decay_iters, min_lr=cfg.min_lr
+    )
     return model, optimizer, scheduler, tokenizer, splits
 
 
@@ -83,8 +101,14 @@ def estimate_loss(model: GPT, splits: dict[str, np.ndarray], cfg: TrainConfig, i
 
 
 def checkpoint_state(
-    cfg: TrainConfig, model: GPT, optimizer: AdamW, scheduler: WarmupCosineLR, tokenizer: Any,
-    rng: np.random.Generator, it: int, best_val: float,
+    cfg: TrainConfig,
+    model: GPT,
+    optimizer: AdamW,
+    scheduler: WarmupCosineLR,
+    tokenizer: Any,
+    rng: np.random.Generator,
+    it: int,
+    best_val: float,
 ) -> dict[str, Any]:
     """Everything a run needs to continue exactly where it was."""
     return {
@@ -122,7 +146,9 @@ def train(cfg: TrainConfig, on_step: Callable[[int, float, GPT], None] | None = 
         print(f"resuming from {last_path} at iteration {it}")
     start_it = it
     tokens_per_iter = cfg.batch_size * cfg.block_size
-    print(f"model: {model.num_parameters() / 1e6:.2f} M parameters, {model.flops_per_token() * tokens_per_iter / 1e9:.2f} GFLOP per iteration")
+    print(
+        f"model: {model.num_parameters() / 1e6:.2f} M parameters, {model.flops_per_token() * tokens_per_iter / 1e9:.2f} GFLOP per iteration"
+    )
 
     stop = _StopFlag()
     previous_handler = signal.signal(signal.SIGINT, stop)
@@ -143,7 +169,9 @@ def train(cfg: TrainConfig, on_step: Callable[[int, float, GPT], None] | None = 
                 print(f"iter {it}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}", flush=True)
                 metrics.writerow([it, "", "", "", "", f"{losses['train']:.6f}", f"{losses['val']:.6f}"])
                 metrics_file.flush()
-                state = checkpoint_state(cfg, model, optimizer, scheduler, tokenizer, rng, it, min(best_val, losses["val"]))
+                state = checkpoint_state(
+                    cfg, model, optimizer, scheduler, tokenizer, rng, it, min(best_val, losses["val"])
+                )
                 if losses["val"] < best_val:
                     best_val = losses["val"]
                     save_checkpoint(best_path, state)
@@ -175,12 +203,19 @@ def train(cfg: TrainConfig, on_step: Callable[[int, float, GPT], None] | None = 
             if it % cfg.log_interval == 0 or it == cfg.max_iters:
                 ms = step_seconds * 1000 / (it - it_last)  # training steps only, evaluations excluded
                 eta = (cfg.max_iters - it) * ms / 1000
-                print(f"iter {it}: loss {loss_value:.4f}, lr {lr:.2e}, {ms:.1f} ms/iter, "
-                      f"{tokens_per_iter * 1000 / ms:,.0f} tokens/s, ETA {int(eta // 60)}m{int(eta % 60):02d}s", flush=True)
-                metrics.writerow([it, f"{loss_value:.6f}", f"{lr:.6g}", f"{ms:.2f}", f"{tokens_per_iter * 1000 / ms:.0f}", "", ""])
+                print(
+                    f"iter {it}: loss {loss_value:.4f}, lr {lr:.2e}, {ms:.1f} ms/iter, "
+                    f"{tokens_per_iter * 1000 / ms:,.0f} tokens/s, ETA {int(eta // 60)}m{int(eta % 60):02d}s",
+                    flush=True,
+                )
+                metrics.writerow(
+                    [it, f"{loss_value:.6f}", f"{lr:.6g}", f"{ms:.2f}", f"{tokens_per_iter * 1000 / ms:.0f}", "", ""]
+                )
                 step_seconds, it_last = 0.0, it
             if stop.requested:
-                save_checkpoint(last_path, checkpoint_state(cfg, model, optimizer, scheduler, tokenizer, rng, it, best_val))
+                save_checkpoint(
+                    last_path, checkpoint_state(cfg, model, optimizer, scheduler, tokenizer, rng, it, best_val)
+                )
                 print(f"saved {last_path} at iteration {it}; continue with --resume", flush=True)
                 return {"iter": it, "interrupted": True, "last": last_path, "best": best_path, "losses": losses}
     finally:
@@ -188,8 +223,17 @@ def train(cfg: TrainConfig, on_step: Callable[[int, float, GPT], None] | None = 
         metrics_file.close()
     elapsed = time.perf_counter() - t_start
     print(f"done: {it - start_it} iterations in {elapsed:.1f} s; best val loss {best_val:.4f} ({best_path})")
-    return {"iter": it, "interrupted": False, "last": last_path, "best": best_path, "losses": losses,
-            "best_val_loss": best_val, "seconds": elapsed, "model": model, "tokenizer": tokenizer}
+    return {
+        "iter": it,
+        "interrupted": False,
+        "last": last_path,
+        "best": best_path,
+        "losses": losses,
+        "best_val_loss": best_val,
+        "seconds": elapsed,
+        "model": model,
+        "tokenizer": tokenizer,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -212,7 +256,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from numpygpt.sample import sample_from_checkpoint
 
         print(f"\n--- a sample from {summary['best']} ---")
-        sample_from_checkpoint(summary["best"], prompt="\n", max_new_tokens=cfg.sample_tokens, temperature=0.8, top_k=40, seed=cfg.seed)
+        sample_from_checkpoint(
+            summary["best"], prompt="\n", max_new_tokens=cfg.sample_tokens, temperature=0.8, top_k=40, seed=cfg.seed
+        )
     return 0
 
 

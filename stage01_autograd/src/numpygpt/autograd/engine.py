@@ -35,9 +35,7 @@ def backward(root: Tensor, gradient: Any = None, create_graph: bool = False) -> 
     else:
         grad = gradient if isinstance(gradient, Tensor) else Tensor(np.asarray(gradient, dtype=root.dtype))
         if grad.shape != root.shape:
-            raise ValueError(
-                f"backward: gradient shape {grad.shape} does not match the tensor's shape {root.shape}"
-            )
+            raise ValueError(f"backward: gradient shape {grad.shape} does not match the tensor's shape {root.shape}")
 
     with mode.set_grad_enabled(create_graph):
         if root.creator is None:
@@ -68,9 +66,7 @@ def backward(root: Tensor, gradient: Any = None, create_graph: bool = False) -> 
             if not isinstance(gxs, tuple):
                 gxs = (gxs,)
             if len(gxs) != len(f.inputs):
-                raise RuntimeError(
-                    f"{f.name}.backward returned {len(gxs)} gradients for {len(f.inputs)} inputs"
-                )
+                raise RuntimeError(f"{f.name}.backward returned {len(gxs)} gradients for {len(f.inputs)} inputs")
             for x, gx, needed in zip(f.inputs, gxs, f.needs_input_grad, strict=True):
                 if not needed or gx is None:
                     continue

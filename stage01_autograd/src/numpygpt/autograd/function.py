@@ -49,9 +49,7 @@ class Function:
         try:
             tensors = _as_tensors(inputs)
         except (ValueError, TypeError) as e:  # `x + "a"`: name the op, not only Tensor()
-            got = ", ".join(
-                f"{x.shape} {x.dtype}" if isinstance(x, Tensor) else type(x).__name__ for x in inputs
-            )
+            got = ", ".join(f"{x.shape} {x.dtype}" if isinstance(x, Tensor) else type(x).__name__ for x in inputs)
             raise type(e)(f"{self.name}: {e} (inputs: {got})") from e
         record = mode.is_grad_enabled() and any(t.requires_grad for t in tensors)
         self.needs_input_grad = tuple(t.requires_grad for t in tensors) if record else ()

@@ -40,6 +40,7 @@ def numerical_vjp(
     """d(sum_k sum(grads[k] * fn(*inputs)[k]))/d(input) by central differences, for each input
     that requires grad (None for the others). Each element is nudged by ±eps in place and put back.
     """
+
     def objective() -> float:
         with no_grad():
             outs = _outputs(fn(*inputs))

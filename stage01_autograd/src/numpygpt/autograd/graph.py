@@ -71,7 +71,9 @@ def to_dot(root: Tensor) -> str:
     ids = _ids(tensors, functions)
     lines = ["digraph G {", "    rankdir=LR;"]
     lines += [f'    {ids[id(t)]} [shape=box, label="{_label(t)}"];' for t in tensors]
-    lines += [f'    {ids[id(f)]} [shape=ellipse, style=filled, fillcolor=lightgrey, label="{f.name}"];' for f in functions]
+    lines += [
+        f'    {ids[id(f)]} [shape=ellipse, style=filled, fillcolor=lightgrey, label="{f.name}"];' for f in functions
+    ]
     lines += [f"    {a} -> {b};" for a, b in _edges(functions, ids)]
     lines.append("}")
     return "\n".join(lines) + "\n"

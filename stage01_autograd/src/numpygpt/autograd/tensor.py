@@ -35,8 +35,7 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
             arr = arr.astype(DEFAULT_DTYPE)
     if arr.dtype.kind not in "biuf":
         raise TypeError(
-            f"Tensor: data must be numbers (bool, int or float), got dtype {arr.dtype} "
-            f"from {type(data).__name__}"
+            f"Tensor: data must be numbers (bool, int or float), got dtype {arr.dtype} from {type(data).__name__}"
         )
     return arr
 
@@ -127,10 +126,7 @@ class Tensor:
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set requires_grad in place (leaves only, floating point only); returns self."""
         if requires_grad and self.dtype.kind != "f":
-            raise TypeError(
-                f"requires_grad: only floating point tensors can require gradients, "
-                f"got dtype {self.dtype}"
-            )
+            raise TypeError(f"requires_grad: only floating point tensors can require gradients, got dtype {self.dtype}")
         if not requires_grad and self.creator is not None:
             raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use .detach()")
         self.requires_grad = requires_grad
@@ -167,9 +163,7 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         """The underlying array (shared, not copied)."""
         if self.requires_grad:
-            raise RuntimeError(
-                "numpy: can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()"
-            )
+            raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()")
         return self.data
 
     def tolist(self) -> Any:
@@ -312,9 +306,7 @@ class Tensor:
     def amax(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         return ops.amax(self, dim, keepdim)
 
-    def var(
-        self, dim: int | Sequence[int] | None = None, keepdim: bool = False, correction: int = 1
-    ) -> Tensor:
+    def var(self, dim: int | Sequence[int] | None = None, keepdim: bool = False, correction: int = 1) -> Tensor:
         return ops.var(self, dim, keepdim, correction)
 
     # ----- shapes -------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 """numpygpt.nn — stage 02: modules, layers and fused ops with hand-derived backward passes.
 
-    import numpygpt.nn as nn
-    import numpygpt.nn.functional as F
+import numpygpt.nn as nn
+import numpygpt.nn.functional as F
 
-    nn.manual_seed(1337)            # one seed for every initialisation and dropout mask
-    layer = nn.Linear(128, 512)
+nn.manual_seed(1337)            # one seed for every initialisation and dropout mask
+layer = nn.Linear(128, 512)
 """
 
 from . import functional, init
@@ -15,7 +15,24 @@ from .parameter import Parameter
 from .random import default_generator, get_rng_state, manual_seed, set_rng_state
 
 __all__ = [
-    "functional", "init", "ModuleDict", "ModuleList", "Sequential", "GELU", "Dropout",
-    "Embedding", "LayerNorm", "Linear", "ReLU", "Softmax", "Tanh", "IncompatibleKeys",
-    "Module", "Parameter", "default_generator", "get_rng_state", "manual_seed", "set_rng_state",
+    "functional",
+    "init",
+    "ModuleDict",
+    "ModuleList",
+    "Sequential",
+    "GELU",
+    "Dropout",
+    "Embedding",
+    "LayerNorm",
+    "Linear",
+    "ReLU",
+    "Softmax",
+    "Tanh",
+    "IncompatibleKeys",
+    "Module",
+    "Parameter",
+    "default_generator",
+    "get_rng_state",
+    "manual_seed",
+    "set_rng_state",
 ]

@@ -58,9 +58,7 @@ class ModuleList(_NumberedModules):
                 runs[-1][1] = i
             else:
                 runs.append([i, i, r])
-        lines = [
-            f"({a}): {indent(r)}" if a == b else f"({a}-{b}): {b - a + 1} x {indent(r)}" for a, b, r in runs
-        ]
+        lines = [f"({a}): {indent(r)}" if a == b else f"({a}-{b}): {b - a + 1} x {indent(r)}" for a, b, r in runs]
         return "ModuleList(\n  " + "\n  ".join(lines) + "\n)"
 
 

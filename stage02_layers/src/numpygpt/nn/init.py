@@ -30,7 +30,9 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: np.rando
     return tensor
 
 
-def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: np.random.Generator | None = None) -> Tensor:
+def normal_(
+    tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: np.random.Generator | None = None
+) -> Tensor:
     """Fill with N(mean, std**2)."""
     z = resolve(generator).standard_normal(tensor.shape, dtype=_float_dtype(tensor))
     tensor.data[...] = z * std + mean

@@ -40,9 +40,7 @@ class Module:
     # ----- registration -------------------------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:
         if "_parameters" not in self.__dict__:
-            raise AttributeError(
-                f"cannot assign {name!r} before Module.__init__() call: call super().__init__() first"
-            )
+            raise AttributeError(f"cannot assign {name!r} before Module.__init__() call: call super().__init__() first")
         for registry in (self._parameters, self._modules, self._buffers):
             registry.pop(name, None)
         if isinstance(value, Parameter):

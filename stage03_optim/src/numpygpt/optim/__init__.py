@@ -25,6 +25,13 @@ from .param_groups import configure_weight_decay
 from .sgd import SGD
 
 __all__ = [
-    "Optimizer", "SGD", "Adam", "AdamW", "clip_grad_norm_", "clip_grads_with_norm_",
-    "get_total_norm", "configure_weight_decay", "lr_scheduler",
+    "Optimizer",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "clip_grad_norm_",
+    "clip_grads_with_norm_",
+    "get_total_norm",
+    "configure_weight_decay",
+    "lr_scheduler",
 ]

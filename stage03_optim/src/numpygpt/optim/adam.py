@@ -175,9 +175,7 @@ class AdamW(Adam):
         weight_decay: float = 1e-2,
         amsgrad: bool = False,
     ) -> None:
-        super().__init__(
-            params, lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay=True
-        )
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay=True)
 
     def load_state_dict(self, state_dict: StateDict) -> None:
         """As Optimizer.load_state_dict; an AdamW stays decoupled whatever the checkpoint says."""

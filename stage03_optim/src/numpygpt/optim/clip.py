@@ -24,9 +24,7 @@ from numpygpt.autograd import Tensor
 TensorOrTensors = Tensor | Iterable[Tensor]
 
 
-def get_total_norm(
-    tensors: TensorOrTensors, norm_type: float = 2.0, error_if_nonfinite: bool = False
-) -> Tensor:
+def get_total_norm(tensors: TensorOrTensors, norm_type: float = 2.0, error_if_nonfinite: bool = False) -> Tensor:
     """The p-norm of several tensors taken together, as if flattened into one vector.
 
     Args:
@@ -54,9 +52,7 @@ def get_total_norm(
     return Tensor(np.asarray(total_norm))
 
 
-def clip_grads_with_norm_(
-    parameters: TensorOrTensors, max_norm: float, total_norm: Tensor
-) -> None:
+def clip_grads_with_norm_(parameters: TensorOrTensors, max_norm: float, total_norm: Tensor) -> None:
     """Scale every gradient in place by min(max_norm / (total_norm + 1e-6), 1).
 
     Args:
@@ -108,9 +104,7 @@ def clip_grad_norm_(
         is_generator = isinstance(parameters, types.GeneratorType)
         parameters = list(parameters)
         if is_generator and len(parameters) == 0:
-            warnings.warn(
-                "`parameters` is an empty generator, no gradient clipping will occur.", stacklevel=2
-            )
+            warnings.warn("`parameters` is an empty generator, no gradient clipping will occur.", stacklevel=2)
     grads = [p.grad for p in parameters if p.grad is not None]
     total_norm = get_total_norm(grads, norm_type, error_if_nonfinite)
     clip_grads_with_norm_(parameters, max_norm, total_norm)

@@ -112,9 +112,7 @@ class LambdaLR(LRScheduler):
             self.lr_lambdas = [lr_lambda] * len(optimizer.param_groups)
         else:
             if len(lr_lambda) != len(optimizer.param_groups):
-                raise ValueError(
-                    f"Expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}"
-                )
+                raise ValueError(f"Expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}")
             self.lr_lambdas = list(lr_lambda)
         super().__init__(optimizer, last_epoch)
 
@@ -122,12 +120,9 @@ class LambdaLR(LRScheduler):
         return [base_lr * lmbda(self.last_epoch) for lmbda, base_lr in zip(self.lr_lambdas, self.base_lrs, strict=True)]
 
     def state_dict(self) -> dict[str, Any]:
-        state = {
-            k: copy.deepcopy(v) for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")
-        }
+        state = {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
         state["lr_lambdas"] = [
-            None if isinstance(fn, types.FunctionType) else copy.deepcopy(fn.__dict__)
-            for fn in self.lr_lambdas
+            None if isinstance(fn, types.FunctionType) else copy.deepcopy(fn.__dict__) for fn in self.lr_lambdas
         ]
         return state
 
@@ -153,9 +148,7 @@ class StepLR(LRScheduler):
         last_epoch: see LRScheduler (default: -1).
     """
 
-    def __init__(
-        self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
-    ) -> None:
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
         if step_size < 1:
             raise ValueError(f"StepLR: step_size must be a positive number of steps, got {step_size}")
         self.step_size = step_size
@@ -190,9 +183,7 @@ class CosineAnnealingLR(LRScheduler):
     Loshchilov and Hutter, "SGDR: Stochastic Gradient Descent with Warm Restarts", ICLR 2017.
     """
 
-    def __init__(
-        self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
-    ) -> None:
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
         if T_max < 1:
             raise ValueError(f"CosineAnnealingLR: T_max must be a positive number of steps, got {T_max}")
         self.T_max = T_max
@@ -210,8 +201,7 @@ class CosineAnnealingLR(LRScheduler):
                 for base, group in zip(self.base_lrs, groups, strict=True)
             ]
         return [
-            (1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T)) * (group["lr"] - eta_min)
-            + eta_min
+            (1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T)) * (group["lr"] - eta_min) + eta_min
             for group in groups
         ]
 
@@ -251,8 +241,7 @@ class WarmupCosineLR(LRScheduler):
             raise ValueError(f"WarmupCosineLR: warmup_iters must be >= 0, got {warmup_iters}")
         if max_iters <= warmup_iters:
             raise ValueError(
-                f"WarmupCosineLR: max_iters ({max_iters}) must be greater than warmup_iters "
-                f"({warmup_iters})"
+                f"WarmupCosineLR: max_iters ({max_iters}) must be greater than warmup_iters ({warmup_iters})"
             )
         if min_lr < 0:
             raise ValueError(f"WarmupCosineLR: min_lr must be >= 0, got {min_lr}")

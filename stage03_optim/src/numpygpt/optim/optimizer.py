@@ -92,17 +92,13 @@ class Optimizer:
         params = [p[1] if isinstance(p, tuple) else p for p in params]
         if names:
             if len(names) != len(params):
-                raise ValueError(
-                    "all optimizer params should be with/without names. Some param names are missing"
-                )
+                raise ValueError("all optimizer params should be with/without names. Some param names are missing")
             param_group["param_names"] = names
         param_group["params"] = params
 
         for p in params:
             if not isinstance(p, Tensor):
-                raise TypeError(
-                    "optimizer can only optimize Tensors, but one of the params is " + _typename(p)
-                )
+                raise TypeError("optimizer can only optimize Tensors, but one of the params is " + _typename(p))
             if not (p.is_leaf or p._retain_grad):
                 raise ValueError("can't optimize a non-leaf Tensor")
 
@@ -204,13 +200,13 @@ class Optimizer:
             raise ValueError("loaded state dict has a different number of parameter groups")
         if any(len(g["params"]) != len(s["params"]) for g, s in zip(groups, saved_groups, strict=True)):
             raise ValueError(
-                "loaded state dict contains a parameter group that doesn't match the size of "
-                "optimizer's group"
+                "loaded state dict contains a parameter group that doesn't match the size of optimizer's group"
             )
         id_map = dict(
             zip(
                 chain.from_iterable(s["params"] for s in saved_groups),
-                chain.from_iterable(g["params"] for g in groups), strict=True,
+                chain.from_iterable(g["params"] for g in groups),
+                strict=True,
             )
         )
         state: dict[Tensor, dict[str, Any]] = {}

@@ -1,9 +1,9 @@
 """numpygpt.tokenizer: turning text into integer token ids and back.
 
-    CharTokenizer        one token per character (tiny Shakespeare: 65 tokens)
-    BPETokenizer         byte-level byte-pair encoding, as in GPT-2 (256 bytes + learned merges)
-    load_tokenizer       read either from its JSON file
-    tokenizer_from_dict  rebuild either from its to_dict() output (as stored in a checkpoint)
+CharTokenizer        one token per character (tiny Shakespeare: 65 tokens)
+BPETokenizer         byte-level byte-pair encoding, as in GPT-2 (256 bytes + learned merges)
+load_tokenizer       read either from its JSON file
+tokenizer_from_dict  rebuild either from its to_dict() output (as stored in a checkpoint)
 """
 
 from __future__ import annotations

@@ -208,9 +208,7 @@ class BPETokenizer:
         if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)):
             raise TypeError(f"BPETokenizer.train: vocab_size must be an int, got {vocab_size!r}")
         if vocab_size < 256:
-            raise ValueError(
-                f"BPETokenizer.train: vocab_size must be at least 256 (the byte tokens), got {vocab_size}"
-            )
+            raise ValueError(f"BPETokenizer.train: vocab_size must be at least 256 (the byte tokens), got {vocab_size}")
         merges = train_merges(split_chunks(text, pattern), int(vocab_size) - 256, verbose=verbose)
         return cls(merges, pattern=pattern)
 

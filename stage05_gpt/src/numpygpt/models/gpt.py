@@ -129,12 +129,16 @@ class GPT(nn.Module):
             elif p.ndim == 2:
                 init.normal_(p, 0.0, 0.02)
 
-    def forward(self, idx: Tensor | np.ndarray, targets: Tensor | np.ndarray | None = None) -> tuple[Tensor, Tensor | None]:
+    def forward(
+        self, idx: Tensor | np.ndarray, targets: Tensor | np.ndarray | None = None
+    ) -> tuple[Tensor, Tensor | None]:
         """idx (B, T) token ids -> logits (B, T, vocab_size), and the mean cross-entropy
         against `targets` (B, T) when given (else None)."""
         ids = idx.data if isinstance(idx, Tensor) else np.asarray(idx)
         if ids.ndim != 2 or ids.dtype.kind not in "iu":
-            raise ValueError(f"GPT.forward: idx must be a (B, T) array of integer token ids, got shape {ids.shape}, dtype {ids.dtype}")
+            raise ValueError(
+                f"GPT.forward: idx must be a (B, T) array of integer token ids, got shape {ids.shape}, dtype {ids.dtype}"
+            )
         B, T = ids.shape
         if self.config.block_size < T:
             raise ValueError(f"GPT.forward: sequence length {T} exceeds block_size {self.config.block_size}")
@@ -158,7 +162,12 @@ class GPT(nn.Module):
 
     @no_grad()
     def stream(
-        self, idx: np.ndarray, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None, seed: int | None = None
+        self,
+        idx: np.ndarray,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        seed: int | None = None,
     ) -> Iterator[np.ndarray]:
         """Yield max_new_tokens next tokens (B,) one at a time, each fed back in."""
         if temperature < 0 or not math.isfinite(temperature):
@@ -195,7 +204,12 @@ class GPT(nn.Module):
             yield nxt
 
     def generate(
-        self, idx: np.ndarray, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None, seed: int | None = None
+        self,
+        idx: np.ndarray,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        seed: int | None = None,
     ) -> np.ndarray:
         """Extend idx (B, T) by max_new_tokens sampled tokens -> (B, T + max_new_tokens).
 

@@ -228,6 +228,15 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 
 
 __all__ = [
-    "sum_to", "broadcast_to", "expand", "reshape", "permute", "transpose",
-    "getitem", "cat", "concat", "stack", "normalize_dims",
+    "sum_to",
+    "broadcast_to",
+    "expand",
+    "reshape",
+    "permute",
+    "transpose",
+    "getitem",
+    "cat",
+    "concat",
+    "stack",
+    "normalize_dims",
 ]

@@ -16,6 +16,14 @@ from .linear import linear
 from .softmax import log_softmax, softmax
 
 __all__ = [
-    "gelu", "relu", "scaled_dot_product_attention", "cross_entropy", "dropout", "embedding",
-    "layer_norm", "linear", "log_softmax", "softmax",
+    "gelu",
+    "relu",
+    "scaled_dot_product_attention",
+    "cross_entropy",
+    "dropout",
+    "embedding",
+    "layer_norm",
+    "linear",
+    "log_softmax",
+    "softmax",
 ]

@@ -41,7 +41,9 @@ class ScaledDotProductAttention(Function):
     Masked positions have P = 0, so no gradient reaches them.
     """
 
-    def __init__(self, scale: float, bias: np.ndarray | None, drop_mask: np.ndarray | None, first_key_visible: bool) -> None:
+    def __init__(
+        self, scale: float, bias: np.ndarray | None, drop_mask: np.ndarray | None, first_key_visible: bool
+    ) -> None:
         self.scale, self.bias, self.drop_mask = scale, bias, drop_mask
         self.first_key_visible = first_key_visible
 
@@ -130,7 +132,12 @@ def scaled_dot_product_attention(
         )
     L, E = query.shape[-2:]
     S = key.shape[-2]
-    if key.shape[-1] != E or value.shape[-2] != S or query.shape[:-2] != key.shape[:-2] or key.shape[:-2] != value.shape[:-2]:
+    if (
+        key.shape[-1] != E
+        or value.shape[-2] != S
+        or query.shape[:-2] != key.shape[:-2]
+        or key.shape[:-2] != value.shape[:-2]
+    ):
         raise ValueError(
             f"scaled_dot_product_attention: shapes do not fit: query {query.shape} (..., L, E), "
             f"key {key.shape} (..., S, E), value {value.shape} (..., S, Ev)"

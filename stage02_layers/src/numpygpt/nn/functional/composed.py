@@ -26,7 +26,9 @@ def embedding(ids: np.ndarray, weight: Tensor) -> Tensor:
     return weight[np.asarray(ids)]
 
 
-def layer_norm(x: Tensor, d: int, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+def layer_norm(
+    x: Tensor, d: int, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
+) -> Tensor:
     mu = x.mean(dim=-1, keepdim=True)
     var = ((x - mu) ** 2).mean(dim=-1, keepdim=True)
     y = (x - mu) / (var + eps).sqrt()
@@ -83,7 +85,12 @@ def dropout(x: Tensor, mask: np.ndarray) -> Tensor:
 
 
 def scaled_dot_product_attention(
-    q: Tensor, k: Tensor, v: Tensor, is_causal: bool = False, attn_mask: np.ndarray | None = None, scale: float | None = None
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    is_causal: bool = False,
+    attn_mask: np.ndarray | None = None,
+    scale: float | None = None,
 ) -> Tensor:
     L, S, E = q.shape[-2], k.shape[-2], q.shape[-1]
     s = (q @ k.transpose(-1, -2)) * (1 / math.sqrt(E) if scale is None else scale)

@@ -86,7 +86,8 @@ def cross_entropy(
         expected = (input.shape[0], *input.shape[2:]) if input.ndim >= 2 else "(N,) with input (N, C)"
         raise ValueError(
             f"cross_entropy: target shape {t.shape} does not fit input shape {input.shape}: "
-            f"expected target {expected}" + (" (for (B, T, V) logits, flatten to (B*T, V) and (B*T,))" if input.ndim == 3 else "")
+            f"expected target {expected}"
+            + (" (for (B, T, V) logits, flatten to (B*T, V) and (B*T,))" if input.ndim == 3 else "")
         )
     c = input.shape[1]
     bad = (t != ignore_index) & ((t < 0) | (t >= c))

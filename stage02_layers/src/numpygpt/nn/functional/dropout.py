@@ -24,7 +24,9 @@ class Dropout(Function):
         return gy * self.mask
 
 
-def dropout_mask(shape: tuple[int, ...], p: float, dtype: np.dtype, generator: np.random.Generator | None = None) -> np.ndarray:
+def dropout_mask(
+    shape: tuple[int, ...], p: float, dtype: np.dtype, generator: np.random.Generator | None = None
+) -> np.ndarray:
     """keep / (1 - p) with keep ~ Bernoulli(1 - p): the expected value of x * mask is x."""
     keep = resolve(generator).random(shape, dtype=dtype) >= p
     return keep * np.asarray(1.0 / (1.0 - p), dtype=dtype) if p < 1 else np.zeros(shape, dtype)

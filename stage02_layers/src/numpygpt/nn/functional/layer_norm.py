@@ -76,7 +76,7 @@ def layer_norm(
     check_tensor("layer_norm", input=x, weight=weight, bias=bias)
     check_float("layer_norm", input=x, weight=weight, bias=bias)
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if tuple(x.shape[x.ndim - len(shape):]) != shape or x.ndim < len(shape):
+    if tuple(x.shape[x.ndim - len(shape) :]) != shape or x.ndim < len(shape):
         raise ValueError(f"layer_norm: input of shape {x.shape} does not end in normalized_shape {shape}")
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None and p.shape != shape:

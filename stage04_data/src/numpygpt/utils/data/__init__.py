@@ -1,10 +1,10 @@
 """numpygpt.utils.data: from token ids to training batches, and the data step that makes them.
 
-    Dataset, TensorDataset, TokenDataset   samples by index (TokenDataset: next-token windows)
-    DataLoader                             batches, shuffling, epochs (PyTorch semantics, NumPy arrays)
-    get_batch                              B random windows per call, the way GPT training samples
-    load_split, load_meta                  read what the data step wrote (uint16 memmap, meta.json)
-    prepare                                the data step (python -m numpygpt.utils.data.prepare)
+Dataset, TensorDataset, TokenDataset   samples by index (TokenDataset: next-token windows)
+DataLoader                             batches, shuffling, epochs (PyTorch semantics, NumPy arrays)
+get_batch                              B random windows per call, the way GPT training samples
+load_split, load_meta                  read what the data step wrote (uint16 memmap, meta.json)
+prepare                                the data step (python -m numpygpt.utils.data.prepare)
 """
 
 from .batch import get_batch, load_meta, load_split

@@ -37,8 +37,10 @@ def get_batch(
     window end exactly at the last token.
     """
     if not isinstance(data, np.ndarray) or data.ndim != 1:
-        raise TypeError(f"get_batch: data must be a 1-D ndarray of token ids, got {type(data).__name__} "
-                        f"with shape {getattr(data, 'shape', None)}")
+        raise TypeError(
+            f"get_batch: data must be a 1-D ndarray of token ids, got {type(data).__name__} "
+            f"with shape {getattr(data, 'shape', None)}"
+        )
     if data.dtype == np.bool_ or not np.issubdtype(data.dtype, np.integer):
         raise TypeError(f"get_batch: data must hold integer token ids, got dtype {data.dtype}")
     if len(data) == 0:
@@ -54,8 +56,9 @@ def get_batch(
             f"a window needs block_size + 1 tokens"
         )
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"get_batch: rng must be a np.random.Generator (np.random.default_rng(seed)), "
-                        f"got {type(rng).__name__}")
+        raise TypeError(
+            f"get_batch: rng must be a np.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}"
+        )
 
     # exercise 4.5: get_batch: B random starts in [0, N - T) with one rng.integers call; x the windows, y the same shifted by one
     starts = rng.integers(0, len(data) - block_size, size=batch_size)  # (B,)

@@ -65,9 +65,7 @@ class TensorDataset:
         self.arrays = tuple(_to_array(a) for a in arrays)
         for k, a in enumerate(self.arrays):
             if a.ndim == 0:
-                raise ValueError(
-                    f"TensorDataset: array {k} is a scalar; every array needs a first (sample) dimension"
-                )
+                raise ValueError(f"TensorDataset: array {k} is a scalar; every array needs a first (sample) dimension")
         sizes = [len(a) for a in self.arrays]
         if len(set(sizes)) != 1:
             raise ValueError(f"TensorDataset: all arrays need the same first dimension, got sizes {sizes}")
