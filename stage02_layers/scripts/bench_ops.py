@@ -70,6 +70,11 @@ def cases(
             lambda x, w, b: F.layer_norm(x, C_EMBD, w, b),
             lambda x, w, b: C.layer_norm(x, C_EMBD, w, b),
         ),
+        "rms_norm (B,T,C)": (
+            [(B, T, C_EMBD), (C_EMBD,)],
+            lambda x, w: F.rms_norm(x, C_EMBD, w),
+            lambda x, w: C.rms_norm(x, (C_EMBD,), w),
+        ),
         "gelu (B,T,4C)": ([(B, T, 4 * C_EMBD)], F.gelu, C.gelu),
         "gelu tanh (B,T,4C)": ([(B, T, 4 * C_EMBD)], lambda x: F.gelu(x, "tanh"), lambda x: C.gelu(x, "tanh")),
         "relu (B,T,4C)": ([(B, T, 4 * C_EMBD)], F.relu, C.relu),

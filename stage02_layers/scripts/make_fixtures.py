@@ -236,11 +236,40 @@ def layer_cases() -> None:
     store["model/names"] = np.array([n for n, _ in model.named_parameters()])
 
 
+def transformer_cases() -> None:
+    """The ops of later transformer recipes (LLaMA's), drawn after every earlier case so that
+    adding them left the inputs of the cases above unchanged."""
+    # rms_norm: eps=None (the dtype's machine epsilon), an explicit eps, no weight, the last two dims
+    x = randn(2, 3, 8) * 2 + 0.5
+    op_case("rms_norm", "rms_norm", F.rms_norm, {"input": x, "weight": randn(8)}, normalized_shape=(8,))
+    op_case("rms_norm_eps", "rms_norm", F.rms_norm, {"input": x, "weight": randn(8)}, normalized_shape=(8,), eps=0.5)
+    op_case("rms_norm_no_weight", "rms_norm", F.rms_norm, {"input": x}, normalized_shape=(8,))
+    op_case(
+        "rms_norm_2d",
+        "rms_norm",
+        F.rms_norm,
+        {"input": randn(2, 3, 4), "weight": randn(3, 4)},
+        normalized_shape=(3, 4),
+        eps=1e-3,
+    )
+    for name, kw, xn in (
+        ("layer_rms_norm", {"normalized_shape": 6}, randn(2, 3, 6)),
+        ("layer_rms_norm_2d_eps", {"normalized_shape": (2, 3), "eps": 1e-2}, randn(4, 2, 3)),
+        ("layer_rms_norm_no_affine", {"normalized_shape": 6, "elementwise_affine": False}, randn(2, 3, 6)),
+    ):
+        norm = nn.RMSNorm(**kw)
+        with torch.no_grad():  # PyTorch's init is 1; perturb so the weight matters
+            for p in norm.parameters():
+                p.add_(torch.from_numpy(randn(*p.shape, scale=0.5)))
+        layer_case(name, norm, kw, xn)
+
+
 def main() -> None:
     torch.manual_seed(0)
     torch.set_num_threads(1)
     functional_cases()
     layer_cases()
+    transformer_cases()
     for k, v in store.items():  # keyword arguments (eps, p, scale) keep Python's float64
         assert "/kw/" in k or v.dtype != np.float64, f"{k} is float64: fixtures are float32"
     OUT.parent.mkdir(parents=True, exist_ok=True)

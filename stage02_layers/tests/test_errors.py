@@ -77,6 +77,32 @@ def test_layer_norm_shape_errors() -> None:
         F.layer_norm(t(2, 4), 4, weight=t(5))
 
 
+# ----- RMSNorm --------------------------------------------------------------------------------
+@pytest.mark.rms_norm
+def test_rms_norm_shape_errors() -> None:
+    with pytest.raises(ValueError, match=r"rms_norm: input of shape \(2, 5\) does not end in normalized_shape \(4,\)"):
+        nn.RMSNorm(4)(t(2, 5))
+    with pytest.raises(ValueError, match=r"rms_norm: input of shape \(4,\) does not end in normalized_shape \(3, 4\)"):
+        F.rms_norm(t(4), (3, 4))
+    with pytest.raises(ValueError, match=r"rms_norm: weight has shape \(5,\), expected \(4,\)"):
+        F.rms_norm(t(2, 4), 4, weight=t(5))
+
+
+@pytest.mark.rms_norm
+@pytest.mark.parametrize("eps", [-1e-6, float("nan"), float("inf"), "1e-6"])
+def test_rms_norm_bad_eps(eps: object) -> None:
+    with pytest.raises(ValueError, match=r"rms_norm: eps must be a finite number >= 0 or None, got"):
+        F.rms_norm(t(2, 4), 4, eps=eps)  # type: ignore[arg-type]
+
+
+@pytest.mark.rms_norm
+def test_rms_norm_needs_float_tensors() -> None:
+    with pytest.raises(TypeError, match=r"rms_norm: input must be a floating point tensor, got dtype int64"):
+        F.rms_norm(Tensor(np.zeros((2, 4), dtype=np.int64)), 4)
+    with pytest.raises(TypeError, match="rms_norm: weight must be a Tensor, got ndarray"):
+        F.rms_norm(t(2, 4), 4, weight=np.ones(4))  # type: ignore[arg-type]
+
+
 # ----- activations and softmax ----------------------------------------------------------------
 @pytest.mark.activations
 def test_gelu_bad_approximate() -> None:

@@ -135,6 +135,36 @@ def test_layer_norm(lead: list[int], D: int, affine: str, seed: int) -> None:
         )
 
 
+RMS_HINT = (
+    "rms_norm's backward is gx = r * (g - xhat * mean(g * xhat)) with g = gy * w, r = 1/sqrt(mean(x^2) + eps): "
+    "the path through the mean square"
+)
+
+
+@pytest.mark.rms_norm
+@SETTINGS
+@given(
+    lead=shape_lists,
+    shape=st.lists(st.integers(1, 5), min_size=1, max_size=2),
+    affine=st.booleans(),
+    eps=st.sampled_from([None, 1e-5, 0.5]),
+    seed=st.integers(0, 999),
+)
+def test_rms_norm(lead: list[int], shape: list[int], affine: bool, eps: float | None, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    ns = tuple(shape)
+    x, w = leaves(rng, (*lead, *ns), ns, scale=2.0)
+    if affine:
+        fused, composed, inputs = (
+            lambda x, w: F.rms_norm(x, ns, w, eps),
+            lambda x, w: C.rms_norm(x, ns, w, eps),
+            [x, w],
+        )
+    else:
+        fused, composed, inputs = (lambda x: F.rms_norm(x, ns, eps=eps), lambda x: C.rms_norm(x, ns, eps=eps), [x])
+    assert_same(fused, composed, inputs, seed, name="rms_norm", hint=RMS_HINT)
+
+
 @pytest.mark.activations
 @SETTINGS
 @given(shape=st.lists(st.integers(1, 6), min_size=1, max_size=3), seed=st.integers(0, 999))
@@ -303,6 +333,7 @@ ONE_NODE: dict[str, tuple[Callable[..., Tensor], list[tuple[int, ...]]]] = {
     "linear": (F.linear, [(3, 4), (2, 4), (2,)]),
     "embedding": (lambda w: F.embedding(np.array([0, 1, 1]), w), [(3, 2)]),
     "layer_norm": (lambda x, w, b: F.layer_norm(x, 4, w, b), [(3, 4), (4,), (4,)]),
+    "rms_norm": (lambda x, w: F.rms_norm(x, 4, w), [(3, 4), (4,)]),
     "gelu": (F.gelu, [(3, 4)]),
     "relu": (F.relu, [(3, 4)]),
     "softmax": (lambda x: F.softmax(x, -1), [(3, 4)]),

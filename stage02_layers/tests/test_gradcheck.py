@@ -96,6 +96,26 @@ def test_layer_norm_gradcheck_last_two_dims() -> None:
     assert gradcheck(lambda x, w, b: F.layer_norm(x, (3, 4), w, b, eps=1e-3), x, w, b)
 
 
+# ----- rms_norm -------------------------------------------------------------------------
+# NOTE: the upstream gradient's seed (gradcheck's `seed`) differs from every input's, so it
+# is independent of the inputs (with one seed for both, g would be proportional to x).
+@pytest.mark.rms_norm
+@pytest.mark.parametrize("affine", [True, False], ids=["weight", "no_weight"])
+@pytest.mark.parametrize("eps", [None, 1e-2], ids=["eps_none", "eps_1e-2"])
+def test_rms_norm_gradcheck_last_dim(affine: bool, eps: float | None) -> None:
+    x, w = leaf(2, 3, 6, seed=11, scale=2.0), leaf(6, seed=12)
+    if affine:
+        assert gradcheck(lambda x, w: F.rms_norm(x, 6, w, eps), x, w, seed=13)
+    else:
+        assert gradcheck(lambda x: F.rms_norm(x, 6, eps=eps), x, seed=13)
+
+
+@pytest.mark.rms_norm
+def test_rms_norm_gradcheck_last_two_dims() -> None:
+    x, w = leaf(2, 3, 4, seed=11), leaf(3, 4, seed=12)
+    assert gradcheck(lambda x, w: F.rms_norm(x, (3, 4), w), x, w, seed=13)
+
+
 # ----- activations ----------------------------------------------------------------------
 @pytest.mark.activations
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
@@ -201,14 +221,15 @@ def test_sdpa_gradcheck_dropout_seeded() -> None:
 
 
 # ----- the layers, through module.double() ---------------------------------------------
-def check_layer(layer: nn.Module, x: Tensor | np.ndarray) -> None:
+def check_layer(layer: nn.Module, x: Tensor | np.ndarray, seed: int = 0) -> None:
+    """gradcheck of the layer in float64; `seed` is the upstream gradient's."""
     layer.double()
     params = list(layer.parameters())
     assert all(p.dtype == np.float64 for p in params)
     if isinstance(x, Tensor):
-        assert gradcheck(lambda x, *ps: layer(x), x, *params)
+        assert gradcheck(lambda x, *ps: layer(x), x, *params, seed=seed)
     else:  # integer ids: only the parameters get gradients
-        assert gradcheck(lambda *ps: layer(x), *params)
+        assert gradcheck(lambda *ps: layer(x), *params, seed=seed)
 
 
 @pytest.mark.linear
@@ -233,6 +254,15 @@ def test_layer_norm_layer_gradcheck(kw: dict) -> None:
     for p in ln.parameters():  # away from the initial 1s and 0s, so every term matters
         nn.init.normal_(p, generator=np.random.default_rng(1))
     check_layer(ln, leaf(3, 5, scale=3.0))
+
+
+@pytest.mark.rms_norm
+@pytest.mark.parametrize("kw", [{}, {"elementwise_affine": False}], ids=["affine", "no_affine"])
+def test_rms_norm_layer_gradcheck(kw: dict) -> None:
+    norm = nn.RMSNorm(5, **kw)
+    for p in norm.parameters():  # away from the initial 1s, so the weight matters
+        nn.init.normal_(p, generator=np.random.default_rng(1))
+    check_layer(norm, leaf(3, 5, seed=21, scale=3.0), seed=22)
 
 
 @pytest.mark.activations

@@ -116,6 +116,19 @@ def test_layer_norm_constant_row_is_finite() -> None:
     assert all(np.isfinite(t.grad.data).all() for t in (x, w, b))
 
 
+@pytest.mark.rms_norm
+def test_rms_norm_zero_row_is_finite() -> None:
+    """A row of zeros: eps (float32's machine epsilon by default) keeps 1/sqrt(mean(x^2) + eps)
+    finite; the output is 0 and so is every gradient but the input's, which is gy * w / sqrt(eps)."""
+    x, w = leaf(np.zeros((2, 5))), leaf(np.arange(1.0, 6.0))
+    y = F.rms_norm(x, 5, w)
+    np.testing.assert_array_equal(y.data, np.zeros((2, 5)))
+    gy = np.random.default_rng(0).standard_normal((2, 5)).astype(np.float32)
+    y.backward(Tensor(gy))
+    np.testing.assert_allclose(x.grad.data, gy * w.data / np.sqrt(np.finfo(np.float32).eps), rtol=1e-5)
+    np.testing.assert_array_equal(w.grad.data, np.zeros(5))
+
+
 @pytest.mark.activations
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 def test_gelu_tails(approximate: str) -> None:
@@ -147,6 +160,8 @@ OPS: dict[str, tuple[Callable[..., Tensor], list[tuple[int, ...]]]] = {
     "linear": (F.linear, [(2, 3, 4), (5, 4), (5,)]),
     "embedding": (lambda w: F.embedding(ids(), w), [(4, 3)]),
     "layer_norm": (lambda x, w, b: F.layer_norm(x, 4, w, b), [(2, 3, 4), (4,), (4,)]),
+    "rms_norm": (lambda x, w: F.rms_norm(x, 4, w), [(2, 3, 4), (4,)]),
+    "rms_norm_no_weight": (lambda x: F.rms_norm(x, (3, 4)), [(2, 3, 4)]),
     "gelu": (F.gelu, [(3, 4)]),
     "gelu_tanh": (lambda x: F.gelu(x, "tanh"), [(3, 4)]),
     "relu": (F.relu, [(3, 4)]),
@@ -201,6 +216,7 @@ def test_every_layer_keeps_the_dtype(dtype: type) -> None:
     layers = [
         nn.Linear(4, 6),
         nn.LayerNorm(6),
+        nn.RMSNorm(6),
         nn.GELU(),
         nn.GELU("tanh"),
         nn.ReLU(),

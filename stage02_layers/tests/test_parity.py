@@ -52,6 +52,7 @@ OPS: dict[str, Callable[[dict[str, Tensor], dict[str, np.ndarray], dict[str, Any
     "layer_norm": lambda a, c, kw: F.layer_norm(
         a["input"], kw["normalized_shape"], a.get("weight"), a.get("bias"), eps=kw.get("eps", 1e-5)
     ),
+    "rms_norm": lambda a, c, kw: F.rms_norm(a["input"], kw["normalized_shape"], a.get("weight"), eps=kw.get("eps")),
     "gelu": lambda a, c, kw: F.gelu(a["input"], kw["approximate"]),
     "relu": lambda a, c, kw: F.relu(a["input"]),
     "softmax": lambda a, c, kw: F.softmax(a["input"], kw["dim"]),
@@ -66,6 +67,7 @@ MARKS = {
     "linear": "linear",
     "embedding": "embedding",
     "layer_norm": "layer_norm",
+    "rms_norm": "rms_norm",
     "gelu": "activations",
     "relu": "activations",
     "softmax": "softmax",
@@ -75,6 +77,7 @@ MARKS = {
     "layer:Linear": "linear",
     "layer:Embedding": "embedding",
     "layer:LayerNorm": "layer_norm",
+    "layer:RMSNorm": "rms_norm",
     "layer:GELU": "activations",
     "layer:ReLU": "activations",
     "layer:Tanh": "activations",
@@ -108,7 +111,7 @@ def check(case: str, out: Tensor, grads: dict[str, Tensor | None]) -> None:
 def test_fixtures_cover_every_op_and_layer() -> None:
     ops = {op_of(c) for c in CASES}
     assert set(OPS) | {"dropout"} <= ops
-    layers = {"Linear", "Embedding", "LayerNorm", "GELU", "ReLU", "Tanh", "Softmax", "Dropout"}
+    layers = {"Linear", "Embedding", "LayerNorm", "RMSNorm", "GELU", "ReLU", "Tanh", "Softmax", "Dropout"}
     assert {f"layer:{n}" for n in layers} <= ops
     for c in CASES:
         for k in group(c, "in").values():

@@ -94,6 +94,32 @@ class LayerNorm(Module):
         )
 
 
+class RMSNorm(Module):
+    """Divide by the root mean square over the trailing `normalized_shape`, then scale (weight=1).
+
+    eps=None means the machine epsilon of the input's dtype, as in PyTorch. No bias, no mean
+    subtracted: that is all RMSNorm leaves out of LayerNorm (Zhang & Sennrich, 2019).
+    """
+
+    def __init__(
+        self,
+        normalized_shape: int | Sequence[int],
+        eps: float | None = None,
+        elementwise_affine: bool = True,
+        dtype: np.dtype = np.float32,
+    ) -> None:
+        super().__init__()
+        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.eps = eps
+        self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype)) if elementwise_affine else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.weight is not None}"
+
+
 class Dropout(Module):
     """Zero elements with probability p while training; the identity in eval mode."""
 

@@ -13,6 +13,7 @@ from .dropout import dropout
 from .embedding import embedding
 from .layer_norm import layer_norm
 from .linear import linear
+from .rms_norm import rms_norm
 from .softmax import log_softmax, softmax
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "embedding",
     "layer_norm",
     "linear",
+    "rms_norm",
     "log_softmax",
     "softmax",
 ]

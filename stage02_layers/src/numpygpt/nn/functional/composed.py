@@ -37,6 +37,15 @@ def layer_norm(
     return y + bias if bias is not None else y
 
 
+def rms_norm(
+    x: Tensor, normalized_shape: tuple[int, ...], weight: Tensor | None = None, eps: float | None = None
+) -> Tensor:
+    dims = tuple(range(-len(normalized_shape), 0))
+    eps = float(np.finfo(x.dtype).eps) if eps is None else eps
+    y = x / ((x * x).mean(dim=dims, keepdim=True) + eps).sqrt()
+    return y * weight if weight is not None else y
+
+
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     if approximate == "tanh":
         return 0.5 * x * (1 + (math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)).tanh())

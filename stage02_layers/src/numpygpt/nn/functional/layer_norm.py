@@ -8,7 +8,7 @@ import numpy as np
 
 from numpygpt.autograd import Function, Tensor, once_differentiable
 
-from ._checks import check_float, check_tensor
+from ._checks import check_float, check_normalized_shape, check_tensor
 from ._sums import col_sums, row_mean
 
 
@@ -75,11 +75,6 @@ def layer_norm(
     """Layer normalisation over the trailing `normalized_shape` dimensions (PyTorch: F.layer_norm)."""
     check_tensor("layer_norm", input=x, weight=weight, bias=bias)
     check_float("layer_norm", input=x, weight=weight, bias=bias)
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if tuple(x.shape[x.ndim - len(shape) :]) != shape or x.ndim < len(shape):
-        raise ValueError(f"layer_norm: input of shape {x.shape} does not end in normalized_shape {shape}")
-    for name, p in (("weight", weight), ("bias", bias)):
-        if p is not None and p.shape != shape:
-            raise ValueError(f"layer_norm: {name} has shape {p.shape}, expected {shape}")
+    shape = check_normalized_shape("layer_norm", x, normalized_shape, weight=weight, bias=bias)
     f = LayerNorm(int(np.prod(shape)), eps, weight is not None, bias is not None)
     return f(x, *(t for t in (weight, bias) if t is not None))
