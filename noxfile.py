@@ -33,7 +33,8 @@ STAGES = [
     "stage05_gpt",
 ]
 TEST_DEPS = ["pytest>=8", "hypothesis>=6.100"]
-LINT_DEPS = ["ruff==0.17.6"]  # pinned: a new ruff release may add findings; upgrade on purpose
+# Pinned: a new ruff or mypy release may add findings, a new numpy changes its stubs; upgrade on purpose.
+LINT_DEPS = ["ruff==0.17.6", "mypy==2.4.1", "numpy==2.4.6"]
 TORCH_CPU = "torch==2.13.0+cpu"  # the reference for parity fixtures and benchmarks
 
 # uv must use the Python that runs nox, never download an interpreter of its own.
@@ -203,18 +204,20 @@ def exercises(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Static checks of every stage: ruff's lint rules and formatting (ruff.toml).
+    """Static checks of every stage: ruff's lint rules and formatting (ruff.toml), and mypy's
+    type checks of every stage's src against NumPy's own stubs (mypy.ini).
 
-    `nox -s lint -- --fix` applies ruff's safe fixes and formats the code instead of checking.
+    `nox -s lint -- --fix` applies ruff's safe fixes and formats the code, then type-checks.
     The same checks run before each commit with `pre-commit install` (.pre-commit-config.yaml).
     """
     session.install(*LINT_DEPS)
     if "--fix" in session.posargs:
         session.run("ruff", "check", "--fix", ".")
         session.run("ruff", "format", ".")
-        return
-    session.run("ruff", "check", ".")
-    session.run("ruff", "format", "--check", ".")
+    else:
+        session.run("ruff", "check", ".")
+        session.run("ruff", "format", "--check", ".")
+    session.run("mypy")  # the files and settings are in mypy.ini
 
 
 # A bare `nox` runs the stage sessions and the mutant check (it proves the tests catch the

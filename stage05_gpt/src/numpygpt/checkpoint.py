@@ -69,7 +69,7 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
     payload = {("a" + k): v for k, v in arrays.items()}
     payload["meta"] = np.array(json.dumps({"format": FORMAT, "state": meta}))
     with atomic_writer(path) as f:  # stage04's temporary-file-then-rename writer
-        np.savez(f, **payload)
+        np.savez(f, allow_pickle=False, **payload)  # load_checkpoint refuses pickles: never write one
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -91,8 +91,8 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
         )
         names = sorted({f"--{f.name}", f"--{f.name.replace('_', '-')}"})
         # A bool may stand alone (`--resume`) or take a value (`--bias false`).
-        extra = {"nargs": "?", "const": True} if kind is _parse_bool else {}
-        parser.add_argument(*names, dest=f.name, type=kind, default=None, **extra)
+        nargs, const = ("?", True) if kind is _parse_bool else (None, None)
+        parser.add_argument(*names, dest=f.name, type=kind, default=None, nargs=nargs, const=const)
     args = parser.parse_args(argv)
     values = dict(CONFIGS[args.config])
     values.update({k: v for k, v in vars(args).items() if k != "config" and v is not None})

@@ -12,17 +12,17 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import numpy as np
 
 from numpygpt.checkpoint import CheckpointError, load_checkpoint
 from numpygpt.models import GPT, GPTConfig
 from numpygpt.perf import blas_threads
-from numpygpt.tokenizer import tokenizer_from_dict
+from numpygpt.tokenizer import Tokenizer, tokenizer_from_dict
 
 
-def load_model(path: str | Path) -> tuple[GPT, object]:
+def load_model(path: str | Path) -> tuple[GPT, Tokenizer]:
     """The model and tokenizer stored in a checkpoint, with a clear error if they do not fit."""
     ck = load_checkpoint(path)
     try:
@@ -58,7 +58,7 @@ def sample_from_checkpoint(
 
 def _stream_text(
     model: GPT,
-    tokenizer: Any,
+    tokenizer: Tokenizer,
     ids: np.ndarray,
     max_new_tokens: int,
     temperature: float,

@@ -28,7 +28,7 @@ from numpygpt.models import GPT, GPTConfig
 from numpygpt.optim import AdamW, clip_grad_norm_, configure_weight_decay
 from numpygpt.optim.lr_scheduler import WarmupCosineLR
 from numpygpt.perf import tune_malloc
-from numpygpt.tokenizer import load_tokenizer
+from numpygpt.tokenizer import Tokenizer, load_tokenizer
 from numpygpt.utils.data import get_batch, load_split, prepare
 
 
@@ -50,7 +50,7 @@ class _StopFlag:
         print("\ninterrupted: saving after this iteration (Ctrl-C again to quit at once)", flush=True)
 
 
-def build(cfg: TrainConfig) -> tuple[GPT, AdamW, WarmupCosineLR, Any, dict[str, np.ndarray]]:
+def build(cfg: TrainConfig) -> tuple[GPT, AdamW, WarmupCosineLR, Tokenizer, dict[str, np.ndarray]]:
     """Prepare the data and make the model, optimizer and schedule that cfg describes."""
     ds_dir = prepare(
         cfg.dataset,
@@ -61,7 +61,7 @@ def build(cfg: TrainConfig) -> tuple[GPT, AdamW, WarmupCosineLR, Any, dict[str, 
         sha256=cfg.data_sha256 or None,
     )
     tokenizer = load_tokenizer(ds_dir / "tokenizer.json")
-    splits = {s: load_split(ds_dir, s) for s in ("train", "val")}
+    splits: dict[str, np.ndarray] = {s: load_split(ds_dir, s) for s in ("train", "val")}
     nn.manual_seed(cfg.seed)
     model = GPT(
         GPTConfig(
@@ -105,7 +105,7 @@ def checkpoint_state(
     model: GPT,
     optimizer: AdamW,
     scheduler: WarmupCosineLR,
-    tokenizer: Any,
+    tokenizer: Tokenizer,
     rng: np.random.Generator,
     it: int,
     best_val: float,

@@ -71,10 +71,13 @@ class Function:
                 o.requires_grad = True
         return outputs[0] if len(outputs) == 1 else outputs
 
-    def forward(self, *xs: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
+    # NOTE: `*xs: Any` and `*grads: Any` because each op declares its own inputs (`forward(self, a, b)`):
+    # a type checker accepts such a narrower override only of a method that takes `*args: Any`.
+    # forward receives ndarrays and backward Tensors (arrays under `once_differentiable`).
+    def forward(self, *xs: Any) -> np.ndarray | tuple[np.ndarray, ...]:
         raise NotImplementedError(f"{type(self).__name__}.forward is not written")
 
-    def backward(self, *grads: Tensor) -> Tensor | None | tuple[Tensor | None, ...]:
+    def backward(self, *grads: Any) -> Tensor | None | tuple[Tensor | None, ...]:
         raise NotImplementedError(f"{type(self).__name__}.backward is not written")
 
     def output(self) -> Tensor:
@@ -140,8 +143,9 @@ def creation_chain(f: Function, depth: int = 6) -> str:
     """`MatMul <- Add <- Tanh`: f, the Function that made f's first non-leaf input, and so on."""
     names = [f.name]
     while len(names) < depth:
-        f = next((t.creator for t in f.inputs if t.creator is not None), None)  # type: ignore[assignment]
-        if f is None:
+        creator = next((t.creator for t in f.inputs if t.creator is not None), None)
+        if creator is None:
             break
+        f = creator
         names.append(f.name)
     return " <- ".join(names)

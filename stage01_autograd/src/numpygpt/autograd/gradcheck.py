@@ -117,6 +117,7 @@ def gradcheck(
 
     for i in checked:
         num = numeric[i]
+        assert num is not None, f"gradcheck: input {i} requires grad, so numerical_vjp computed its gradient"
         ana = analytic[i]
         if ana is None:
             ana = np.zeros_like(num)

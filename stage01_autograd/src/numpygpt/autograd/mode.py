@@ -43,7 +43,7 @@ class _GradMode:
             with set_grad_enabled(mode):
                 return fn(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper  # type: ignore[return-value]  # functools.wraps gives wrapper fn's signature; mypy cannot see it
 
 
 class no_grad(_GradMode):

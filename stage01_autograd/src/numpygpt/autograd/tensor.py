@@ -248,10 +248,10 @@ class Tensor:
     def __ge__(self, other: Any) -> Tensor:
         return ops.compare(self, other, np.greater_equal)
 
-    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]  # elementwise (NumPy, PyTorch): a Tensor, not a bool
         return ops.compare(self, other, np.equal)
 
-    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]  # elementwise (NumPy, PyTorch): a Tensor, not a bool
         return ops.compare(self, other, np.not_equal)
 
     # Tensors are compared with ==, so hashing must be by identity (sets of parameters).

@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from numpygpt.autograd import Tensor
 
@@ -21,7 +22,9 @@ class Linear(Module):
     Initialised as PyTorch does: W and b ~ U(-1/sqrt(in_features), 1/sqrt(in_features)).
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: np.dtype = np.float32) -> None:
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, dtype: npt.DTypeLike = np.float32
+    ) -> None:
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
@@ -54,7 +57,7 @@ class Linear(Module):
 class Embedding(Module):
     """A lookup table (num_embeddings, embedding_dim), initialised N(0, 1) as in PyTorch."""
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, dtype: np.dtype = np.float32) -> None:
+    def __init__(self, num_embeddings: int, embedding_dim: int, dtype: npt.DTypeLike = np.float32) -> None:
         super().__init__()
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=dtype))
@@ -76,7 +79,7 @@ class LayerNorm(Module):
         eps: float = 1e-5,
         elementwise_affine: bool = True,
         bias: bool = True,
-        dtype: np.dtype = np.float32,
+        dtype: npt.DTypeLike = np.float32,
     ) -> None:
         super().__init__()
         self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)

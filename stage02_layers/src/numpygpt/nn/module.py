@@ -30,6 +30,10 @@ class Module:
     and write `forward`. Calling the module calls forward (PyTorch: torch.nn.Module)."""
 
     training: bool
+    # The registries that name the tree (set in __init__ without going through __setattr__).
+    _parameters: OrderedDict[str, Parameter]
+    _modules: OrderedDict[str, Module]
+    _buffers: OrderedDict[str, np.ndarray | None]
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", OrderedDict())

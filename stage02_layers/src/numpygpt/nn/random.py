@@ -8,6 +8,9 @@ np.random.Generator), as PyTorch's do; without one they use this default.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 _default = np.random.default_rng(0)
@@ -25,12 +28,12 @@ def default_generator() -> np.random.Generator:
     return _default
 
 
-def get_rng_state() -> dict:
+def get_rng_state() -> Mapping[str, Any]:
     """The default generator's state, to store in a checkpoint."""
     return _default.bit_generator.state
 
 
-def set_rng_state(state: dict) -> None:
+def set_rng_state(state: Mapping[str, Any]) -> None:
     """Restore a state from get_rng_state(): later draws repeat exactly."""
     _default.bit_generator.state = state
 

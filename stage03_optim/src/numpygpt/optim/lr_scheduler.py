@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import math
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from .optimizer import Optimizer
@@ -105,7 +105,7 @@ class LambdaLR(LRScheduler):
     def __init__(
         self,
         optimizer: Optimizer,
-        lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+        lr_lambda: Callable[[int], float] | list[Callable[[int], float]] | tuple[Callable[[int], float], ...],
         last_epoch: int = -1,
     ) -> None:
         if not isinstance(lr_lambda, (list, tuple)):

@@ -64,7 +64,7 @@ class Optimizer:
         if not isinstance(param_groups[0], dict):
             param_groups = [{"params": param_groups}]
         for param_group in param_groups:
-            self.add_param_group(param_group)
+            self.add_param_group(param_group)  # type: ignore[arg-type]  # a non-dict among dicts: add_param_group's TypeError names it
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Append a group of parameters with its own hyper-parameters (e.g. unfrozen layers).

@@ -98,13 +98,24 @@ class Block(nn.Module):
         # end exercise 5.2
 
 
+class Transformer(nn.ModuleDict):
+    """The ModuleDict holding GPT-2's `transformer.*` entries; the annotations let a type checker
+    see what each one is (a plain ModuleDict's entries are unknown until run time)."""
+
+    wte: nn.Embedding  # token embedding (V, C)
+    wpe: nn.Embedding  # position embedding (block_size, C)
+    drop: nn.Dropout
+    h: nn.ModuleList  # the n_layer Blocks
+    ln_f: nn.LayerNorm  # the final LayerNorm
+
+
 class GPT(nn.Module):
     """GPT-2 architecture (Radford et al., 2019) sized by a GPTConfig."""
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         self.config = config
-        self.transformer = nn.ModuleDict(
+        self.transformer = Transformer(
             dict(
                 wte=nn.Embedding(config.vocab_size, config.n_embd),
                 wpe=nn.Embedding(config.block_size, config.n_embd),
