@@ -78,6 +78,9 @@ def cases(
         "gelu (B,T,4C)": ([(B, T, 4 * C_EMBD)], F.gelu, C.gelu),
         "gelu tanh (B,T,4C)": ([(B, T, 4 * C_EMBD)], lambda x: F.gelu(x, "tanh"), lambda x: C.gelu(x, "tanh")),
         "relu (B,T,4C)": ([(B, T, 4 * C_EMBD)], F.relu, C.relu),
+        "silu (B,T,4C)": ([(B, T, 4 * C_EMBD)], F.silu, C.silu),
+        # LLaMA's hidden size 8/3 C rounded up to a multiple of 64: 384 = 3C here
+        "swiglu (B,T,3C)": ([(B, T, 3 * C_EMBD)] * 2, F.swiglu, C.swiglu),
         "softmax (B,H,T,T)": ([(B, H, T, T)], lambda x: F.softmax(x, -1), lambda x: C.softmax(x, -1)),
         "log_softmax (B*T,V)": ([(B * T, V)], lambda x: F.log_softmax(x, -1), lambda x: C.log_softmax(x, -1)),
         "cross_entropy (B*T,V)": (

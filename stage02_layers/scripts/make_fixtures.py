@@ -20,7 +20,8 @@ For every functional op and layer, one *case* is stored under keys `<case>/...`,
     model/names         the nested model's parameter names, in torch's order
 
 Inputs come from a seeded NumPy generator; layer parameters from torch's own initialisation
-after torch.manual_seed(0).
+after torch.manual_seed(0). The ops PyTorch does not have (swiglu, rotary embeddings) come
+from small torch references below, written as Hugging Face's LLaMA code computes them.
 """
 
 from __future__ import annotations
@@ -236,6 +237,12 @@ def layer_cases() -> None:
     store["model/names"] = np.array([n for n, _ in model.named_parameters()])
 
 
+# ----- small torch references for the ops PyTorch does not have ---------------------------
+def swiglu_reference(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
+    """The gate of LLaMA's MLP, as Hugging Face's LlamaMLP computes it: act_fn(gate_proj(x)) * up_proj(x)."""
+    return F.silu(gate) * up
+
+
 def transformer_cases() -> None:
     """The ops of later transformer recipes (LLaMA's), drawn after every earlier case so that
     adding them left the inputs of the cases above unchanged."""
@@ -262,6 +269,12 @@ def transformer_cases() -> None:
             for p in norm.parameters():
                 p.add_(torch.from_numpy(randn(*p.shape, scale=0.5)))
         layer_case(name, norm, kw, xn)
+
+    # silu from torch; swiglu from a torch reference of its definition, over silu's tails too
+    xs = np.concatenate([randn(3, 8, scale=3.0), np.linspace(-30, 30, 8, dtype=np.float32)[None]])
+    op_case("silu", "silu", F.silu, {"input": xs})
+    layer_case("layer_silu", nn.SiLU(), {}, randn(3, 7, scale=2.0))
+    op_case("swiglu", "swiglu", swiglu_reference, {"gate": xs, "up": randn(*xs.shape)})
 
 
 def main() -> None:

@@ -112,6 +112,20 @@ def test_gelu_bad_approximate() -> None:
         nn.GELU(approximate="fast")
 
 
+@pytest.mark.swiglu
+def test_swiglu_errors() -> None:
+    with pytest.raises(ValueError, match=r"swiglu: gate and up must have the same shape, got \(2, 4\) and \(2, 1\)"):
+        F.swiglu(t(2, 4), t(2, 1))
+    with pytest.raises(
+        TypeError, match=r"swiglu: up must be a floating point tensor, got dtype int64 \(shape \(2, 4\)\)"
+    ):
+        F.swiglu(t(2, 4), Tensor(np.zeros((2, 4), dtype=np.int64)))
+    with pytest.raises(TypeError, match="swiglu: gate must be a Tensor, got ndarray"):
+        F.swiglu(np.zeros((2, 4)), t(2, 4))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="silu: input must be a floating point tensor, got dtype int64"):
+        F.silu(Tensor(np.zeros(3, dtype=np.int64)))
+
+
 @pytest.mark.softmax
 @pytest.mark.parametrize("op", ["softmax", "log_softmax"])
 def test_softmax_bad_dim(op: str) -> None:

@@ -190,6 +190,27 @@ def test_relu(shape: list[int], seed: int) -> None:
     assert_same(F.relu, C.relu, leaves(np.random.default_rng(seed), shape), seed)
 
 
+@pytest.mark.activations
+@SETTINGS
+@given(shape=st.lists(st.integers(1, 6), min_size=1, max_size=3), seed=st.integers(0, 999))
+def test_silu(shape: list[int], seed: int) -> None:
+    assert_same(F.silu, C.silu, leaves(np.random.default_rng(seed), shape, scale=4.0), seed, name="silu")
+
+
+@pytest.mark.swiglu
+@SETTINGS
+@given(shape=st.lists(st.integers(1, 6), min_size=1, max_size=3), seed=st.integers(0, 999))
+def test_swiglu(shape: list[int], seed: int) -> None:
+    assert_same(
+        F.swiglu,
+        C.swiglu,
+        leaves(np.random.default_rng(seed), shape, shape, scale=4.0),
+        seed,
+        name="swiglu",
+        hint="g_up = gy * silu(gate); g_gate = gy * up * s * (1 + gate * (1 - s)) with s = sigmoid(gate)",
+    )
+
+
 @pytest.mark.softmax
 @pytest.mark.ex2_3
 @SETTINGS
@@ -336,6 +357,8 @@ ONE_NODE: dict[str, tuple[Callable[..., Tensor], list[tuple[int, ...]]]] = {
     "rms_norm": (lambda x, w: F.rms_norm(x, 4, w), [(3, 4), (4,)]),
     "gelu": (F.gelu, [(3, 4)]),
     "relu": (F.relu, [(3, 4)]),
+    "silu": (F.silu, [(3, 4)]),
+    "swiglu": (F.swiglu, [(3, 4), (3, 4)]),
     "softmax": (lambda x: F.softmax(x, -1), [(3, 4)]),
     "log_softmax": (lambda x: F.log_softmax(x, -1), [(3, 4)]),
     "cross_entropy": (lambda x: F.cross_entropy(x, np.array([0, 1, 3])), [(3, 4)]),

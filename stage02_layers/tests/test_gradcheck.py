@@ -128,6 +128,24 @@ def test_relu_gradcheck() -> None:
     assert gradcheck(F.relu, away_from_zero(4, 6))
 
 
+@pytest.mark.activations
+def test_silu_gradcheck() -> None:
+    assert gradcheck(F.silu, leaf(4, 6, seed=31, scale=3.0), seed=32)
+
+
+@pytest.mark.swiglu
+@pytest.mark.parametrize("needs", ["both", "gate", "up"])
+def test_swiglu_gradcheck(needs: str) -> None:
+    """Forward keeps only what the inputs that need a gradient need: check each case."""
+    gate, up = leaf(3, 2, 5, seed=33, scale=3.0), leaf(3, 2, 5, seed=34)
+    if needs == "both":
+        assert gradcheck(F.swiglu, gate, up, seed=35)
+    elif needs == "gate":
+        assert gradcheck(lambda g: F.swiglu(g, up.detach()), gate, seed=35)
+    else:
+        assert gradcheck(lambda u: F.swiglu(gate.detach(), u), up, seed=35)
+
+
 # ----- softmax --------------------------------------------------------------------------
 @pytest.mark.softmax
 @pytest.mark.ex2_3
@@ -267,7 +285,9 @@ def test_rms_norm_layer_gradcheck(kw: dict) -> None:
 
 @pytest.mark.activations
 @pytest.mark.parametrize(
-    "layer", [nn.GELU(), nn.GELU(approximate="tanh"), nn.ReLU(), nn.Tanh()], ids=["gelu", "gelu_tanh", "relu", "tanh"]
+    "layer",
+    [nn.GELU(), nn.GELU(approximate="tanh"), nn.ReLU(), nn.SiLU(), nn.Tanh()],
+    ids=["gelu", "gelu_tanh", "relu", "silu", "tanh"],
 )
 def test_activation_layer_gradcheck(layer: nn.Module) -> None:
     check_layer(layer, away_from_zero(3, 4))

@@ -140,6 +140,24 @@ def test_gelu_tails(approximate: str) -> None:
     np.testing.assert_allclose(x.grad.data, [0, 0, 1, 1], atol=1e-6)
 
 
+@pytest.mark.activations
+@pytest.mark.swiglu
+def test_silu_and_swiglu_tails() -> None:
+    """Far out, silu is x (right) or 0 (left), with slope 1 or 0: exp(-x) may overflow to inf,
+    and 1 / inf = 0 is the right sigmoid there."""
+    x = leaf([-1000.0, -100.0, 100.0, 1000.0])
+    y = F.silu(x)
+    np.testing.assert_allclose(y.data, [0, 0, 100, 1000], atol=1e-6)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, [0, 0, 1, 1], atol=1e-6)
+    gate, up = leaf([-1000.0, 100.0]), leaf([2.0, 3.0])
+    y = F.swiglu(gate, up)
+    np.testing.assert_allclose(y.data, [0, 300], atol=1e-6)
+    y.sum().backward()
+    np.testing.assert_allclose(gate.grad.data, [0, 3], atol=1e-6)
+    np.testing.assert_allclose(up.grad.data, [0, 100], atol=1e-6)
+
+
 @pytest.mark.embedding
 @pytest.mark.ex2_7
 def test_embedding_of_no_ids() -> None:
@@ -165,6 +183,8 @@ OPS: dict[str, tuple[Callable[..., Tensor], list[tuple[int, ...]]]] = {
     "gelu": (F.gelu, [(3, 4)]),
     "gelu_tanh": (lambda x: F.gelu(x, "tanh"), [(3, 4)]),
     "relu": (F.relu, [(3, 4)]),
+    "silu": (F.silu, [(3, 4)]),
+    "swiglu": (F.swiglu, [(2, 3, 4), (2, 3, 4)]),
     "softmax": (lambda x: F.softmax(x, 0), [(3, 4)]),
     "log_softmax": (lambda x: F.log_softmax(x, -1), [(3, 4)]),
     "cross_entropy_mean": (lambda x: F.cross_entropy(x, np.array([0, 3, -100])), [(3, 4)]),
@@ -220,6 +240,7 @@ def test_every_layer_keeps_the_dtype(dtype: type) -> None:
         nn.GELU(),
         nn.GELU("tanh"),
         nn.ReLU(),
+        nn.SiLU(),
         nn.Tanh(),
         nn.Dropout(0.3),
         nn.Softmax(-1),

@@ -55,6 +55,8 @@ OPS: dict[str, Callable[[dict[str, Tensor], dict[str, np.ndarray], dict[str, Any
     "rms_norm": lambda a, c, kw: F.rms_norm(a["input"], kw["normalized_shape"], a.get("weight"), eps=kw.get("eps")),
     "gelu": lambda a, c, kw: F.gelu(a["input"], kw["approximate"]),
     "relu": lambda a, c, kw: F.relu(a["input"]),
+    "silu": lambda a, c, kw: F.silu(a["input"]),
+    "swiglu": lambda a, c, kw: F.swiglu(a["gate"], a["up"]),
     "softmax": lambda a, c, kw: F.softmax(a["input"], kw["dim"]),
     "log_softmax": lambda a, c, kw: F.log_softmax(a["input"], kw["dim"]),
     "cross_entropy": lambda a, c, kw: F.cross_entropy(a["input"], c["target"], **kw),
@@ -70,6 +72,8 @@ MARKS = {
     "rms_norm": "rms_norm",
     "gelu": "activations",
     "relu": "activations",
+    "silu": "activations",
+    "swiglu": "swiglu",
     "softmax": "softmax",
     "log_softmax": "softmax",
     "cross_entropy": "cross_entropy",
@@ -80,6 +84,7 @@ MARKS = {
     "layer:RMSNorm": "rms_norm",
     "layer:GELU": "activations",
     "layer:ReLU": "activations",
+    "layer:SiLU": "activations",
     "layer:Tanh": "activations",
     "layer:Softmax": "softmax",
     "layer:Dropout": "dropout",
@@ -111,7 +116,7 @@ def check(case: str, out: Tensor, grads: dict[str, Tensor | None]) -> None:
 def test_fixtures_cover_every_op_and_layer() -> None:
     ops = {op_of(c) for c in CASES}
     assert set(OPS) | {"dropout"} <= ops
-    layers = {"Linear", "Embedding", "LayerNorm", "RMSNorm", "GELU", "ReLU", "Tanh", "Softmax", "Dropout"}
+    layers = {"Linear", "Embedding", "LayerNorm", "RMSNorm", "GELU", "ReLU", "SiLU", "Tanh", "Softmax", "Dropout"}
     assert {f"layer:{n}" for n in layers} <= ops
     for c in CASES:
         for k in group(c, "in").values():

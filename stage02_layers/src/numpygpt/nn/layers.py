@@ -160,6 +160,13 @@ class ReLU(Module):
         return F.relu(x)
 
 
+class SiLU(Module):
+    """x * sigmoid(x) elementwise (PyTorch: nn.SiLU)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.silu(x)
+
+
 class Tanh(Module):
     def forward(self, x: Tensor) -> Tensor:
         return x.tanh()

@@ -6,7 +6,7 @@ stage01's primitive Tensor ops: slower, but every step visible, and the referenc
 compare the fused ops against.
 """
 
-from .activations import gelu, relu
+from .activations import gelu, relu, silu, swiglu
 from .attention import scaled_dot_product_attention
 from .cross_entropy import cross_entropy
 from .dropout import dropout
@@ -19,6 +19,8 @@ from .softmax import log_softmax, softmax
 __all__ = [
     "gelu",
     "relu",
+    "silu",
+    "swiglu",
     "scaled_dot_product_attention",
     "cross_entropy",
     "dropout",

@@ -1,4 +1,4 @@
-"""Elementwise activations as fused Functions: gelu and relu."""
+"""Elementwise activations as fused Functions: gelu, relu, silu, and the gated swiglu."""
 
 from __future__ import annotations
 
@@ -148,3 +148,92 @@ def relu(x: Tensor) -> Tensor:
     check_tensor("relu", input=x)
     check_float("relu", input=x)
     return ReLU()(x)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)) in x's dtype, in one new array.
+
+    NOTE: exp(-x) overflows to inf for x below about -88 (float32); then 1 / inf = 0, the
+    right limit, so the overflow warning is silenced rather than avoided.
+    """
+    s = np.negative(x)
+    with np.errstate(over="ignore"):
+        np.exp(s, out=s)
+    s += 1
+    np.reciprocal(s, out=s)
+    return s
+
+
+def _silu_derivative(x: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """d silu(x)/dx = s + x s (1 - s) = s (1 + x (1 - s)) with s = sigmoid(x), in one new array."""
+    d = 1 - s
+    d *= x
+    d += 1
+    d *= s
+    return d
+
+
+class SiLU(Function):
+    """y = x * sigmoid(x), the sigmoid-weighted linear unit (Elfwing et al., 2018; "swish").
+
+    dy/dx = s + x s (1 - s) = s (1 + x (1 - s)),  s = sigmoid(x)
+    Forward computes dy/dx too (only when a gradient will be needed) and keeps only it:
+    backward is one multiply, gx = gy * dy/dx.
+    """
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        s = _sigmoid(x)
+        self.dydx = _silu_derivative(x, s) if self.needs_input_grad else None
+        s *= x
+        return s
+
+    @once_differentiable
+    def backward(self, gy: np.ndarray) -> np.ndarray:
+        return gy * self.dydx
+
+
+def silu(input: Tensor) -> Tensor:
+    """x * sigmoid(x) elementwise (PyTorch: F.silu)."""
+    check_tensor("silu", input=input)
+    check_float("silu", input=input)
+    return SiLU()(input)
+
+
+class SwiGLU(Function):
+    """y = silu(gate) * up, elementwise over two arrays of one shape (Shazeer, 2020).
+
+    The gated unit of LLaMA's MLP: down(silu(gate(x)) * up(x)). With s = sigmoid(gate):
+        g_up   = gy * silu(gate)                              (...)
+        g_gate = gy * up * s (1 + gate (1 - s))               (...)   silu's derivative
+    Forward keeps silu(gate) for the first and silu's derivative for the second, each only
+    if that input needs a gradient: backward is then two multiplies.
+    """
+
+    def forward(self, gate: np.ndarray, up: np.ndarray) -> np.ndarray:
+        needs = self.needs_input_grad or (False, False)
+        s = _sigmoid(gate)
+        self.dsilu = _silu_derivative(gate, s) if needs[0] else None
+        s *= gate  # silu(gate)
+        self.silu = s if needs[1] else None
+        return s * up
+
+    @once_differentiable
+    def backward(self, gy: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        g_gate = None
+        if self.dsilu is not None:
+            g_gate = gy * self.inputs[1].data
+            g_gate *= self.dsilu
+        g_up = gy * self.silu if self.silu is not None else None
+        return g_gate, g_up
+
+
+def swiglu(gate: Tensor, up: Tensor) -> Tensor:
+    """silu(gate) * up, the gate of LLaMA's MLP, as one op; gate and up of one shape (..., H).
+
+    PyTorch has no such op: it is F.silu(gate) * up, which is the composed reference.
+    """
+    check_tensor("swiglu", gate=gate, up=up)
+    check_float("swiglu", gate=gate, up=up)
+    if gate.shape != up.shape:
+        raise ValueError(f"swiglu: gate and up must have the same shape, got {gate.shape} and {up.shape}")
+    return SwiGLU()(gate, up)

@@ -67,6 +67,14 @@ def relu(x: Tensor) -> Tensor:
     return x.relu()
 
 
+def silu(x: Tensor) -> Tensor:
+    return x * x.sigmoid()
+
+
+def swiglu(gate: Tensor, up: Tensor) -> Tensor:
+    return silu(gate) * up
+
+
 def softmax(x: Tensor, dim: int) -> Tensor:
     e = (x - Tensor(x.data.max(axis=dim, keepdims=True))).exp()
     return e / e.sum(dim=dim, keepdim=True)
