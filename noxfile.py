@@ -36,6 +36,11 @@ TEST_DEPS = ["pytest>=8", "hypothesis>=6.100"]
 # Pinned: a new ruff or mypy release may add findings, a new numpy changes its stubs; upgrade on purpose.
 LINT_DEPS = ["ruff==0.17.6", "mypy==2.4.1", "numpy==2.4.6"]
 TORCH_CPU = "torch==2.13.0+cpu"  # the reference for parity fixtures and benchmarks
+# The optional extras each stage's environment installs with it (its tests exercise them):
+# stage04's GPT-2 tokenizer needs `regex`.
+EXTRAS = {"stage04_data": "gpt2"}
+# Hugging Face's libraries for the fixtures and benchmarks that compare against them (never for tests).
+HF_REFERENCE = ["transformers>=5", "tokenizers>=0.22", "safetensors>=0.4"]
 
 # uv must use the Python that runs nox, never download an interpreter of its own.
 os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
@@ -59,7 +64,7 @@ def install_stages(session: nox.Session, upto: str, *extra: str, last_from: Path
     args: list[str] = []
     for folder in wanted:
         source = last_from if (folder == upto and last_from is not None) else ROOT / folder
-        args += ["-e", str(source)]
+        args += ["-e", f"{source}[{EXTRAS[folder]}]" if folder in EXTRAS else str(source)]
     if session.venv_backend == "uv":
         # NOTE: the environment is reused between runs with and without --workspace; make uv
         # reinstall the local stages so that the folder asked for this time is the one imported.
@@ -141,14 +146,14 @@ def prepare(session: nox.Session) -> None:
 
 @nox.session(venv_backend="virtualenv")
 def fixtures(session: nox.Session) -> None:
-    """Regenerate the PyTorch parity fixtures that the stage tests compare against.
+    """Regenerate the PyTorch and Hugging Face parity fixtures that the stage tests compare against.
 
     Uses pip, not uv: the CPU build of torch is pinned and pip finds it as a local wheel on
     this project's machines (uv does not look there); never the multi-gigabyte CUDA build.
     """
-    install_stages(session, existing_stages()[-1], TORCH_CPU)
+    install_stages(session, existing_stages()[-1], TORCH_CPU, *HF_REFERENCE)
     for script in sorted(ROOT.glob("stage0*/scripts/make_fixtures.py")):
-        session.run("python", str(script))
+        session.run("python", str(script), env=corpus_env())
 
 
 @nox.session(venv_backend="virtualenv")

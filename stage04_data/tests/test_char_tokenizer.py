@@ -134,6 +134,6 @@ def test_load_checks_the_type_field(tmp_path) -> None:
     with pytest.raises(ValueError, match=r"CharTokenizer\.from_dict: expected type 'char', got 'bpe'"):
         CharTokenizer.load(path)
     path.write_text('{"type": "word"}')
-    message = r"load_tokenizer: .*bpe\.json: tokenizer_from_dict: unknown tokenizer type 'word', expected one of \['bpe', 'char'\]"
+    message = r"load_tokenizer: .*bpe\.json: tokenizer_from_dict: unknown tokenizer type 'word', expected one of \['bpe', 'char', 'gpt2'\]"
     with pytest.raises(ValueError, match=message):
         load_tokenizer(path)

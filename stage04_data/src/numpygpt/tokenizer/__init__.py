@@ -2,8 +2,9 @@
 
 CharTokenizer        one token per character (tiny Shakespeare: 65 tokens)
 BPETokenizer         byte-level byte-pair encoding, as in GPT-2 (256 bytes + learned merges)
-load_tokenizer       read either from its JSON file
-tokenizer_from_dict  rebuild either from its to_dict() output (as stored in a checkpoint)
+GPT2Tokenizer        GPT-2's own tokenizer, read from its vocab.json + merges.txt (needs `regex`)
+load_tokenizer       read any of them from its JSON file
+tokenizer_from_dict  rebuild any of them from its to_dict() output (as stored in a checkpoint)
 """
 
 from __future__ import annotations
@@ -18,8 +19,18 @@ import numpy.typing as npt
 
 from .bpe import GPT2_SPLIT_PATTERN, BPETokenizer
 from .char import CharTokenizer
+from .gpt2 import GPT2_PATTERN, GPT2Tokenizer
 
-__all__ = ["BPETokenizer", "CharTokenizer", "GPT2_SPLIT_PATTERN", "Tokenizer", "load_tokenizer", "tokenizer_from_dict"]
+__all__ = [
+    "BPETokenizer",
+    "CharTokenizer",
+    "GPT2Tokenizer",
+    "GPT2_PATTERN",
+    "GPT2_SPLIT_PATTERN",
+    "Tokenizer",
+    "load_tokenizer",
+    "tokenizer_from_dict",
+]
 
 
 @runtime_checkable
@@ -40,19 +51,20 @@ class Tokenizer(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
-_TYPES: dict[str, type[CharTokenizer] | type[BPETokenizer]] = {"char": CharTokenizer, "bpe": BPETokenizer}
+AnyTokenizer = CharTokenizer | BPETokenizer | GPT2Tokenizer
+_TYPES: dict[str, type[AnyTokenizer]] = {"char": CharTokenizer, "bpe": BPETokenizer, "gpt2": GPT2Tokenizer}
 
 
-def tokenizer_from_dict(d: dict[str, Any]) -> CharTokenizer | BPETokenizer:
-    """Rebuild either tokenizer from its `to_dict()` output (e.g. stored in a checkpoint); "type" picks the class."""
+def tokenizer_from_dict(d: dict[str, Any]) -> AnyTokenizer:
+    """Rebuild any tokenizer here from its `to_dict()` output (e.g. stored in a checkpoint); "type" picks the class."""
     kind = d.get("type") if isinstance(d, dict) else None
     if kind not in _TYPES:
         raise ValueError(f"tokenizer_from_dict: unknown tokenizer type {kind!r}, expected one of {sorted(_TYPES)}")
     return _TYPES[kind].from_dict(d)
 
 
-def load_tokenizer(path: str | Path) -> CharTokenizer | BPETokenizer:
-    """Read a tokenizer saved by either class (its JSON file); the "type" field picks the class."""
+def load_tokenizer(path: str | Path) -> AnyTokenizer:
+    """Read a tokenizer saved by any class here (its JSON file); the "type" field picks the class."""
     d = json.loads(Path(path).read_text(encoding="utf-8"))
     try:
         return tokenizer_from_dict(d)

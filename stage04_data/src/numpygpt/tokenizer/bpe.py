@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .byte_level import token_to_string, write_vocab_and_merges
 from .char import _as_id_array, _check_id_range
 
 Pair = tuple[int, int]
@@ -39,6 +40,7 @@ Pair = tuple[int, int]
 GPT2_SPLIT_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?[^\W\d_]+| ?\d+| ?(?:[^\s\w]|_)+|\s+(?!\S)|\s+"""
 
 _CACHE_SIZE = 1 << 16  # distinct chunks remembered by `encode`; tiny Shakespeare has about 14k
+_NEVER = float("inf")  # the rank of a pair that was never merged
 
 
 def merge(ids: Sequence[int], pair: Pair, new_id: int) -> list[int]:
@@ -59,6 +61,25 @@ def merge(ids: Sequence[int], pair: Pair, new_id: int) -> list[int]:
             i += 1
     return out
     # end exercise 4.2
+
+
+def apply_merges(ids: list[int], ranks: Mapping[Pair, int], merges: Mapping[Pair, int]) -> list[int]:
+    """Encode one chunk: repeatedly merge the pair with the lowest rank present, until none is left.
+
+    Args:
+        ids: the chunk's byte tokens.
+        ranks: pair -> its rank (the merge learned first has the lowest rank).
+        merges: pair -> the id of the token it creates.
+
+    Merging the lowest-ranked pair first gives the same result as replaying all merges in
+    training order, but only looks at pairs that actually occur in the chunk.
+    """
+    while len(ids) >= 2:
+        pair = min(pairwise(ids), key=lambda p: ranks.get(p, _NEVER))
+        if pair not in ranks:
+            break  # no pair in this chunk was ever merged
+        ids = merge(ids, pair, merges[pair])
+    return ids
 
 
 def best_pair(stats: dict[Pair, int]) -> Pair:
@@ -159,7 +180,70 @@ def train_merges(chunks: dict[bytes, int], n_merges: int, verbose: bool = False)
     return merges
 
 
-class BPETokenizer:
+class ByteLevelBPE:
+    """What every byte-level BPE tokenizer here shares: split, encode each distinct chunk once, decode.
+
+    A subclass sets, in its __init__:
+        pattern, _regex  the pre-split pattern and its compiled form (anything with .findall)
+        byte_ids         byte value -> the id of its one-byte token (256 ints)
+        ranks            pair of ids -> its merge rank (lower merges first)
+        merges           pair of ids -> the id of the token it creates
+        vocab            id -> the token's bytes
+    """
+
+    pattern: str
+    _regex: Any
+    byte_ids: list[int]
+    ranks: Mapping[Pair, int]
+    merges: dict[Pair, int]
+    vocab: dict[int, bytes]
+    _cache: dict[str, list[int]]  # chunk -> its ids, filled by encode_ordinary
+
+    def split(self, text: str) -> list[str]:
+        """The chunks `encode` works on; ``"".join(split(text)) == text``."""
+        return self._regex.findall(text)
+
+    def encode_chunk(self, chunk: bytes) -> list[int]:
+        """Encode one chunk's bytes: its byte tokens, merged by rank (`apply_merges`)."""
+        byte_ids = self.byte_ids
+        return apply_merges([byte_ids[b] for b in chunk], self.ranks, self.merges)
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        """Encode a string chunk by chunk, each distinct chunk once (its ids are remembered)."""
+        ids: list[int] = []
+        cache = self._cache
+        for chunk in self._regex.findall(text):
+            chunk_ids = cache.get(chunk)
+            if chunk_ids is None:
+                chunk_ids = self.encode_chunk(chunk.encode("utf-8"))
+                if len(cache) >= _CACHE_SIZE:
+                    cache.clear()  # bounded memory on endless streams of new chunks
+                cache[chunk] = chunk_ids
+            ids.extend(chunk_ids)
+        return ids
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of tokens (ids run from 0 to vocab_size - 1)."""
+        return len(self.vocab)
+
+    def decode(self, ids: Sequence[int] | np.ndarray) -> str:
+        """Concatenate the bytes of each id (list or ndarray, shape (N,)) and decode them as UTF-8."""
+        where = f"{type(self).__name__}.decode"
+        arr = _as_id_array(ids, where)
+        _check_id_range(arr, self.vocab_size, where)
+        vocab = self.vocab
+        return b"".join(vocab[i] for i in arr.tolist()).decode("utf-8", errors="replace")
+
+    def encode_array(self, text: str, dtype: npt.DTypeLike = np.int64) -> np.ndarray:
+        """Encode a string into an array of token ids, shape (number of tokens,)."""
+        return np.array(self.encode(text), dtype=dtype)
+
+    def encode(self, text: str) -> list[int]:
+        raise NotImplementedError
+
+
+class BPETokenizer(ByteLevelBPE):
     """A byte-level BPE tokenizer: 256 byte tokens plus one token per learned merge.
 
     Args:
@@ -169,12 +253,14 @@ class BPETokenizer:
 
     Build one with `BPETokenizer.train(text, vocab_size)` or `BPETokenizer.load(path)`.
     ``decode(encode(s)) == s`` for every string s; a slice of ids that cuts a multi-byte
-    character in two decodes that character as U+FFFD.
+    character in two decodes that character as U+FFFD. `save_pretrained(folder)` writes it
+    in GPT-2's files, which Hugging Face's tokenizers read.
     """
 
     def __init__(self, merges: Iterable[Sequence[int]] = (), pattern: str = GPT2_SPLIT_PATTERN) -> None:
         self.pattern = pattern
         self._regex = re.compile(pattern)
+        self.byte_ids = list(range(256))  # byte b is token b
         self.merges: dict[Pair, int] = {}  # pair -> the id it creates; insertion order = merge order
         self.vocab: dict[int, bytes] = {i: bytes([i]) for i in range(256)}
         for new_id, pair in enumerate(merges, start=256):
@@ -190,6 +276,7 @@ class BPETokenizer:
                 raise ValueError(f"BPETokenizer: merge {new_id - 256} ({a}, {b}) is a duplicate")
             self.merges[(a, b)] = new_id
             self.vocab[new_id] = self.vocab[a] + self.vocab[b]
+        self.ranks = self.merges  # merge k creates id 256 + k: ids are in rank order already
         self._cache: dict[str, list[int]] = {}
 
     @classmethod
@@ -212,54 +299,23 @@ class BPETokenizer:
         merges = train_merges(split_chunks(text, pattern), int(vocab_size) - 256, verbose=verbose)
         return cls(merges, pattern=pattern)
 
-    @property
-    def vocab_size(self) -> int:
-        """256 byte tokens plus one per merge (ids run from 0 to vocab_size - 1)."""
-        return 256 + len(self.merges)
-
-    def split(self, text: str) -> list[str]:
-        """The chunks `encode` works on; ``"".join(split(text)) == text``."""
-        return self._regex.findall(text)
-
-    def encode_chunk(self, chunk: bytes) -> list[int]:
-        """Encode one chunk's bytes: repeatedly apply the earliest-learned merge present in it.
-
-        Merging the lowest-ranked pair first gives the same result as replaying all merges in
-        training order, but only looks at pairs that actually occur in the chunk.
-        """
-        ids = list(chunk)
-        while len(ids) >= 2:
-            pair = min(pairwise(ids), key=lambda p: self.merges.get(p, np.inf))
-            if pair not in self.merges:
-                break  # no pair in this chunk was ever merged
-            ids = merge(ids, pair, self.merges[pair])
-        return ids
-
     def encode(self, text: str) -> list[int]:
         """Encode a string into a list of token ids."""
         if not isinstance(text, str):
             raise TypeError(f"BPETokenizer.encode: expected a str, got {type(text).__name__}")
-        ids: list[int] = []
-        cache = self._cache
-        for chunk in self._regex.findall(text):
-            chunk_ids = cache.get(chunk)
-            if chunk_ids is None:
-                chunk_ids = self.encode_chunk(chunk.encode("utf-8"))
-                if len(cache) >= _CACHE_SIZE:
-                    cache.clear()  # bounded memory on endless streams of new chunks
-                cache[chunk] = chunk_ids
-            ids.extend(chunk_ids)
-        return ids
+        return self.encode_ordinary(text)
 
-    def encode_array(self, text: str, dtype: npt.DTypeLike = np.int64) -> np.ndarray:
-        """Encode a string into an array of token ids, shape (number of tokens,)."""
-        return np.array(self.encode(text), dtype=dtype)
+    def save_pretrained(self, folder: str | Path) -> None:
+        """Write vocab.json, merges.txt and tokenizer_config.json, GPT-2's files, into `folder`.
 
-    def decode(self, ids: Sequence[int] | np.ndarray) -> str:
-        """Concatenate the bytes of each id (list or ndarray, shape (N,)) and decode them as UTF-8."""
-        arr = _as_id_array(ids, "BPETokenizer.decode")
-        _check_id_range(arr, self.vocab_size, "BPETokenizer.decode")
-        return b"".join(self.vocab[i] for i in arr.tolist()).decode("utf-8", errors="replace")
+        Hugging Face's GPT2Tokenizer (and AutoTokenizer) reads them. It splits text with GPT-2's
+        own pattern, which this tokenizer's default GPT2_SPLIT_PATTERN imitates with the standard
+        `re` module: both give the same ids except on characters that the two patterns class
+        differently (numbers that are not decimal digits, such as '²' or '½').
+        """
+        vocab = {token_to_string(b): i for i, b in self.vocab.items()}
+        merges = [(token_to_string(self.vocab[a]), token_to_string(self.vocab[b])) for a, b in self.merges]
+        write_vocab_and_merges(folder, vocab, merges)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready description that `save` writes and `from_dict` reads."""
