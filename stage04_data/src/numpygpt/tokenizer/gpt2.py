@@ -40,7 +40,7 @@ INSTALL_HINT = "pip install 'numpygpt-stage04-data[gpt2]' (or: pip install regex
 def compile_pattern(pattern: str) -> Any:
     """`pattern` compiled by the `regex` package, with an error naming the install when it is missing."""
     try:
-        import regex  # type: ignore[import-untyped]  # no type stubs ship with it
+        import regex
     except ImportError as e:
         raise ImportError(f"GPT2Tokenizer needs the `regex` package for \\p{{L}} and \\p{{N}}: {INSTALL_HINT}") from e
     return regex.compile(pattern)
