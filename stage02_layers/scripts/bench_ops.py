@@ -62,6 +62,7 @@ def cases(
         keep = gen.random(x.shape, dtype=x.dtype) >= P_DROP
         return C.dropout(x, keep * np.asarray(1 / (1 - P_DROP), dtype=x.dtype))
 
+    cos, sin = F.rotary_tables(HS, T)
     return {
         "linear (B,T,C)->(B,T,4C)": ([(B, T, C_EMBD), (4 * C_EMBD, C_EMBD), (4 * C_EMBD,)], F.linear, C.linear),
         "embedding (B,T) in (V,C)": ([(V, C_EMBD)], lambda w: F.embedding(ids, w), lambda w: C.embedding(ids, w)),
@@ -89,6 +90,11 @@ def cases(
             lambda x: C.cross_entropy(x, targets),
         ),
         "dropout p=0.1 (B,T,C)": ([(B, T, C_EMBD)], fused_dropout, composed_dropout),
+        "rotary (B,H,T,hs)": (
+            [(B, H, T, HS)],
+            lambda x: F.rotary_embedding(x, cos, sin),
+            lambda x: C.rotary_embedding(x, cos, sin),
+        ),
         "attention causal (B,H,T,hs)": (
             [(B, H, T, HS)] * 3,
             lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),

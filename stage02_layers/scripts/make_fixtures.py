@@ -243,6 +243,27 @@ def swiglu_reference(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
     return F.silu(gate) * up
 
 
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    """[-x2, x1] for the two halves of the last dimension, as in Hugging Face's modeling_llama.py."""
+    x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2 :]
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def rotary_cos_sin(head_dim: int, positions: torch.Tensor, base: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """LlamaRotaryEmbedding's default tables: float32 angles p * base^(-2i/hs), each frequency twice."""
+    inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim))
+    freqs = positions.float()[:, None] * inv_freq[None, :]  # (T, hs/2)
+    emb = torch.cat((freqs, freqs), dim=-1)  # (T, hs)
+    return emb.cos(), emb.sin()
+
+
+def rotary_reference(input: torch.Tensor, offset: int, base: float) -> torch.Tensor:
+    """Hugging Face's apply_rotary_pos_emb for one tensor (..., T, hs) at positions offset..offset+T-1."""
+    T, hs = input.shape[-2:]
+    cos, sin = rotary_cos_sin(hs, torch.arange(offset, offset + T), base)
+    return input * cos + rotate_half(input) * sin
+
+
 def transformer_cases() -> None:
     """The ops of later transformer recipes (LLaMA's), drawn after every earlier case so that
     adding them left the inputs of the cases above unchanged."""
@@ -275,6 +296,15 @@ def transformer_cases() -> None:
     op_case("silu", "silu", F.silu, {"input": xs})
     layer_case("layer_silu", nn.SiLU(), {}, randn(3, 7, scale=2.0))
     op_case("swiglu", "swiglu", swiglu_reference, {"gate": xs, "up": randn(*xs.shape)})
+
+    # rotary: queries (B, nh, T, hs) from position 0, keys with fewer heads from position 7, another base
+    op_case("rotary", "rotary", rotary_reference, {"input": randn(2, 4, 5, 8)}, offset=0, base=10000.0)
+    op_case("rotary_offset", "rotary", rotary_reference, {"input": randn(2, 2, 5, 8)}, offset=7, base=500.0)
+    # and the tables themselves, over 48 positions of a head of 16
+    cos, sin = rotary_cos_sin(16, torch.arange(48), 10000.0)
+    store["rotary_tables/op"] = np.asarray("rotary_tables")
+    put_kw("rotary_tables", {"head_dim": 16, "end": 48, "base": 10000.0})
+    store["rotary_tables/out/cos"], store["rotary_tables/out/sin"] = cos.numpy(), sin.numpy()
 
 
 def main() -> None:

@@ -103,6 +103,60 @@ def test_rms_norm_needs_float_tensors() -> None:
         F.rms_norm(t(2, 4), 4, weight=np.ones(4))  # type: ignore[arg-type]
 
 
+# ----- rotary embeddings ----------------------------------------------------------------------
+@pytest.mark.rotary
+@pytest.mark.parametrize(
+    ("kw", "msg"),
+    [
+        ({"head_dim": 5, "end": 4}, "rotary_tables: head_dim must be a positive even integer, got 5"),
+        ({"head_dim": 0, "end": 4}, "rotary_tables: head_dim must be a positive even integer, got 0"),
+        ({"head_dim": 4, "end": -1}, "rotary_tables: end must be an integer >= 0, got -1"),
+        ({"head_dim": 4, "end": 2.0}, "rotary_tables: end must be an integer >= 0, got 2.0"),
+        ({"head_dim": 4, "end": 4, "base": 0.0}, "rotary_tables: base must be a finite number > 0, got 0.0"),
+        ({"head_dim": 4, "end": 4, "base": float("nan")}, "rotary_tables: base must be a finite number > 0, got nan"),
+    ],
+)
+def test_rotary_tables_bad_arguments(kw: dict, msg: str) -> None:
+    with pytest.raises(ValueError, match=msg):
+        F.rotary_tables(**kw)
+
+
+@pytest.mark.rotary
+def test_rotary_embedding_errors() -> None:
+    cos, sin = F.rotary_tables(4, 6)
+    with pytest.raises(
+        ValueError,
+        match=r"rotary_embedding: input must be \(\.\.\., T, hs\) with an even head size hs, got shape \(2, 3, 5\)",
+    ):
+        F.rotary_embedding(t(2, 3, 5), cos, sin)
+    with pytest.raises(ValueError, match=r"with an even head size hs, got shape \(4,\)"):
+        F.rotary_embedding(t(4), cos, sin)
+    with pytest.raises(
+        ValueError,
+        match=r"rotary_embedding: cos and sin must be float tables \(positions, 4\) of one shape for input \(2, 3, 4\), got \(6, 4\) float32 and \(5, 4\) float32",
+    ):
+        F.rotary_embedding(t(2, 3, 4), cos, sin[:5])
+    with pytest.raises(ValueError, match=r"got \(6, 8\) float64"):
+        F.rotary_embedding(t(2, 3, 4), np.ones((6, 8)), np.ones((6, 8)))
+    with pytest.raises(ValueError, match=r"rotary_embedding: positions 4\.\.6 need tables of at least 7 rows, got 6"):
+        F.rotary_embedding(t(2, 3, 4), cos, sin, offset=4)
+    for bad in (-1, 1.0, True):
+        with pytest.raises(ValueError, match=rf"rotary_embedding: offset must be an integer >= 0, got {bad!r}"):
+            F.rotary_embedding(t(2, 3, 4), cos, sin, offset=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.rotary
+def test_rotary_module_errors() -> None:
+    with pytest.raises(ValueError, match="RotaryEmbedding: max_positions must be a positive integer, got 0"):
+        nn.RotaryEmbedding(4, 0)
+    with pytest.raises(ValueError, match="rotary_tables: head_dim must be a positive even integer, got 3"):
+        nn.RotaryEmbedding(3, 8)
+    with pytest.raises(TypeError, match="RotaryEmbedding: k must be a Tensor, got ndarray"):
+        nn.RotaryEmbedding(4, 8)(t(1, 2, 4), np.zeros((1, 2, 4)))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="rotary_embedding: offset must be an integer >= 0, got -2"):
+        nn.RotaryEmbedding(4, 8)(t(1, 2, 4), t(1, 2, 4), offset=-2)
+
+
 # ----- activations and softmax ----------------------------------------------------------------
 @pytest.mark.activations
 def test_gelu_bad_approximate() -> None:

@@ -165,6 +165,34 @@ def test_rms_norm(lead: list[int], shape: list[int], affine: bool, eps: float | 
     assert_same(fused, composed, inputs, seed, name="rms_norm", hint=RMS_HINT)
 
 
+@pytest.mark.rotary
+@SETTINGS
+@given(
+    lead=shape_lists,
+    T=st.integers(1, 5),
+    half=st.integers(1, 4),
+    offset=st.integers(0, 20),
+    tables=st.sampled_from(["rope", "random"]),
+    seed=st.integers(0, 999),
+)
+def test_rotary_embedding(lead: list[int], T: int, half: int, offset: int, tables: str, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    hs = 2 * half
+    if tables == "rope":
+        cos, sin = F.rotary_tables(hs, offset + T, dtype=np.float64)
+    else:
+        cos, sin = rng.standard_normal((offset + T, hs)), rng.standard_normal((offset + T, hs))
+    assert_same(
+        lambda x: F.rotary_embedding(x, cos, sin, offset),
+        lambda x: C.rotary_embedding(x, cos, sin, offset),
+        leaves(rng, (*lead, T, hs)),
+        seed,
+        name="rotary_embedding",
+        hint="y = x * cos + rotate_half(x) * sin with rotate_half(x) = [-x2, x1], rows offset..offset+T-1 of "
+        "the tables; backward is the rotation by the opposite angle",
+    )
+
+
 @pytest.mark.activations
 @SETTINGS
 @given(shape=st.lists(st.integers(1, 6), min_size=1, max_size=3), seed=st.integers(0, 999))
@@ -355,6 +383,7 @@ ONE_NODE: dict[str, tuple[Callable[..., Tensor], list[tuple[int, ...]]]] = {
     "embedding": (lambda w: F.embedding(np.array([0, 1, 1]), w), [(3, 2)]),
     "layer_norm": (lambda x, w, b: F.layer_norm(x, 4, w, b), [(3, 4), (4,), (4,)]),
     "rms_norm": (lambda x, w: F.rms_norm(x, 4, w), [(3, 4), (4,)]),
+    "rotary_embedding": (lambda x: F.rotary_embedding(x, *F.rotary_tables(4, 5), offset=2), [(3, 4)]),
     "gelu": (F.gelu, [(3, 4)]),
     "relu": (F.relu, [(3, 4)]),
     "silu": (F.silu, [(3, 4)]),

@@ -116,6 +116,30 @@ def test_rms_norm_gradcheck_last_two_dims() -> None:
     assert gradcheck(lambda x, w: F.rms_norm(x, (3, 4), w), x, w, seed=13)
 
 
+# ----- rotary_embedding -----------------------------------------------------------------
+@pytest.mark.rotary
+@pytest.mark.parametrize("offset", [0, 3])
+def test_rotary_embedding_gradcheck(offset: int) -> None:
+    cos, sin = F.rotary_tables(6, offset + 5)
+    assert gradcheck(lambda x: F.rotary_embedding(x, cos, sin, offset), leaf(2, 3, 5, 6, seed=41), seed=42)
+
+
+@pytest.mark.rotary
+def test_rotary_embedding_gradcheck_any_tables() -> None:
+    """The backward holds for any tables, not only cos/sin pairs with repeated halves."""
+    rng = np.random.default_rng(43)
+    cos, sin = rng.standard_normal((7, 4)), rng.standard_normal((7, 4))
+    assert gradcheck(lambda x: F.rotary_embedding(x, cos, sin, 2), leaf(3, 5, 4, seed=44), seed=45)
+
+
+@pytest.mark.rotary
+def test_rotary_module_gradcheck_q_and_k() -> None:
+    """nn.RotaryEmbedding rotates q and k (here with fewer heads) in one call: both gradients."""
+    rope = nn.RotaryEmbedding(4, max_positions=8)
+    q, k = leaf(2, 4, 3, 4, seed=46), leaf(2, 2, 3, 4, seed=47)
+    assert gradcheck(lambda q, k: rope(q, k, offset=6), q, k, seed=48)
+
+
 # ----- activations ----------------------------------------------------------------------
 @pytest.mark.activations
 @pytest.mark.parametrize("approximate", ["none", "tanh"])

@@ -140,6 +140,18 @@ def test_gelu_tails(approximate: str) -> None:
     np.testing.assert_allclose(x.grad.data, [0, 0, 1, 1], atol=1e-6)
 
 
+@pytest.mark.rotary
+def test_rotary_tables_stay_accurate_far_out() -> None:
+    """The angles are computed in float64 and rounded once: at position 100,000 the float32
+    tables are still the exact cos and sin rounded to float32."""
+    p, hs = 100_000, 8
+    cos, sin = F.rotary_tables(hs, p + 1)
+    angles = p * 10000.0 ** (-np.arange(0, hs, 2) / hs)
+    np.testing.assert_allclose(cos[p], np.tile(np.cos(angles), 2), rtol=0, atol=1e-7)
+    np.testing.assert_allclose(sin[p], np.tile(np.sin(angles), 2), rtol=0, atol=1e-7)
+    assert cos.dtype == np.float32
+
+
 @pytest.mark.activations
 @pytest.mark.swiglu
 def test_silu_and_swiglu_tails() -> None:
@@ -180,6 +192,7 @@ OPS: dict[str, tuple[Callable[..., Tensor], list[tuple[int, ...]]]] = {
     "layer_norm": (lambda x, w, b: F.layer_norm(x, 4, w, b), [(2, 3, 4), (4,), (4,)]),
     "rms_norm": (lambda x, w: F.rms_norm(x, 4, w), [(2, 3, 4), (4,)]),
     "rms_norm_no_weight": (lambda x: F.rms_norm(x, (3, 4)), [(2, 3, 4)]),
+    "rotary_embedding": (lambda x: F.rotary_embedding(x, *F.rotary_tables(4, 5), offset=2), [(2, 3, 4)]),
     "gelu": (F.gelu, [(3, 4)]),
     "gelu_tanh": (lambda x: F.gelu(x, "tanh"), [(3, 4)]),
     "relu": (F.relu, [(3, 4)]),

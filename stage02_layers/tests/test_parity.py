@@ -53,6 +53,11 @@ OPS: dict[str, Callable[[dict[str, Tensor], dict[str, np.ndarray], dict[str, Any
         a["input"], kw["normalized_shape"], a.get("weight"), a.get("bias"), eps=kw.get("eps", 1e-5)
     ),
     "rms_norm": lambda a, c, kw: F.rms_norm(a["input"], kw["normalized_shape"], a.get("weight"), eps=kw.get("eps")),
+    "rotary": lambda a, c, kw: F.rotary_embedding(
+        a["input"],
+        *F.rotary_tables(a["input"].shape[-1], kw["offset"] + a["input"].shape[-2], kw["base"]),
+        kw["offset"],
+    ),
     "gelu": lambda a, c, kw: F.gelu(a["input"], kw["approximate"]),
     "relu": lambda a, c, kw: F.relu(a["input"]),
     "silu": lambda a, c, kw: F.silu(a["input"]),
@@ -70,6 +75,7 @@ MARKS = {
     "embedding": "embedding",
     "layer_norm": "layer_norm",
     "rms_norm": "rms_norm",
+    "rotary": "rotary",
     "gelu": "activations",
     "relu": "activations",
     "silu": "activations",
@@ -161,6 +167,17 @@ def test_nested_model_matches_pytorch() -> None:
     out = model(x)
     out.backward(Tensor(FIXTURES["model/gy"]))
     check("model", out, {**dict(model.named_parameters()), "x": x})
+
+
+@pytest.mark.rotary
+def test_rotary_tables_match_hugging_face() -> None:
+    """The cos and sin tables of LlamaRotaryEmbedding (default rope, base 10000) for 48 positions."""
+    kw = kwargs("rotary_tables")
+    cos, sin = F.rotary_tables(kw["head_dim"], kw["end"], kw["base"])
+    assert cos.dtype == sin.dtype == np.float32
+    expected = group("rotary_tables", "out")
+    np.testing.assert_allclose(cos, expected["cos"], rtol=RTOL, atol=ATOL, err_msg="rotary_tables: cos")
+    np.testing.assert_allclose(sin, expected["sin"], rtol=RTOL, atol=ATOL, err_msg="rotary_tables: sin")
 
 
 @pytest.mark.dropout

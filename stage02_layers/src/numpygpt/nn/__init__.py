@@ -9,7 +9,7 @@ layer = nn.Linear(128, 512)
 
 from . import functional, init
 from .containers import ModuleDict, ModuleList, Sequential
-from .layers import GELU, Dropout, Embedding, LayerNorm, Linear, ReLU, RMSNorm, SiLU, Softmax, Tanh
+from .layers import GELU, Dropout, Embedding, LayerNorm, Linear, ReLU, RMSNorm, RotaryEmbedding, SiLU, Softmax, Tanh
 from .module import IncompatibleKeys, Module
 from .parameter import Parameter
 from .random import default_generator, get_rng_state, manual_seed, set_rng_state
@@ -27,6 +27,7 @@ __all__ = [
     "Linear",
     "ReLU",
     "RMSNorm",
+    "RotaryEmbedding",
     "SiLU",
     "Softmax",
     "Tanh",

@@ -12,6 +12,7 @@ from numpygpt.autograd import Tensor
 
 from . import functional as F
 from . import init
+from .functional._checks import check_tensor
 from .module import Module
 from .parameter import Parameter
 
@@ -121,6 +122,46 @@ class RMSNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.weight is not None}"
+
+
+class RotaryEmbedding(Module):
+    """Rotary position embeddings for attention heads of size head_dim (Su et al., 2021).
+
+    rope(q, k, offset=0) rotates q (..., T, hs) and k (..., T', hs) by the positions offset,
+    offset+1, ... (the rotate-half convention of Hugging Face's LLaMA). The cos and sin tables
+    (max_positions, head_dim) are computed once and kept as non-persistent buffers: nothing
+    is learned, so nothing goes into the state_dict. A position past the tables extends them
+    (to twice their length or to the position, whichever is more), as Hugging Face computes
+    the angles of any position.
+    """
+
+    cos: np.ndarray  # (positions, head_dim), set by _build
+    sin: np.ndarray
+
+    def __init__(
+        self, head_dim: int, max_positions: int, base: float = 10000.0, dtype: npt.DTypeLike = np.float32
+    ) -> None:
+        super().__init__()
+        if isinstance(max_positions, bool) or not isinstance(max_positions, int) or max_positions <= 0:
+            raise ValueError(f"RotaryEmbedding: max_positions must be a positive integer, got {max_positions!r}")
+        self.head_dim, self.max_positions, self.base, self.dtype = head_dim, max_positions, base, dtype
+        self._build(max_positions)
+
+    def _build(self, end: int) -> None:
+        cos, sin = F.rotary_tables(self.head_dim, end, self.base, self.dtype)
+        self.register_buffer("cos", cos, persistent=False)  # (end, head_dim)
+        self.register_buffer("sin", sin, persistent=False)
+
+    def forward(self, q: Tensor, k: Tensor, offset: int = 0) -> tuple[Tensor, Tensor]:
+        check_tensor("RotaryEmbedding", q=q, k=k)
+        if isinstance(offset, (int, np.integer)) and not isinstance(offset, bool):  # else rotary_embedding says why
+            end = int(offset) + max((x.shape[-2] for x in (q, k) if x.ndim >= 2), default=0)
+            if end > self.cos.shape[0]:
+                self._build(max(end, 2 * self.cos.shape[0]))
+        return F.rotary_embedding(q, self.cos, self.sin, offset), F.rotary_embedding(k, self.cos, self.sin, offset)
+
+    def extra_repr(self) -> str:
+        return f"{self.head_dim}, max_positions={self.max_positions}, base={self.base}"
 
 
 class Dropout(Module):

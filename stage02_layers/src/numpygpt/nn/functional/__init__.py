@@ -14,6 +14,7 @@ from .embedding import embedding
 from .layer_norm import layer_norm
 from .linear import linear
 from .rms_norm import rms_norm
+from .rotary import rotary_embedding, rotary_tables
 from .softmax import log_softmax, softmax
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "layer_norm",
     "linear",
     "rms_norm",
+    "rotary_embedding",
+    "rotary_tables",
     "log_softmax",
     "softmax",
 ]

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from numpygpt.autograd import Tensor, where
+from numpygpt.autograd import Tensor, cat, where
 
 from .activations import _ERFC_COEFFS
 
@@ -44,6 +44,13 @@ def rms_norm(
     eps = float(np.finfo(x.dtype).eps) if eps is None else eps
     y = x / ((x * x).mean(dim=dims, keepdim=True) + eps).sqrt()
     return y * weight if weight is not None else y
+
+
+def rotary_embedding(x: Tensor, cos: np.ndarray, sin: np.ndarray, offset: int = 0) -> Tensor:
+    T, h = x.shape[-2], x.shape[-1] // 2
+    rows = slice(offset, offset + T)
+    rotate_half = cat([-x[..., h:], x[..., :h]], dim=-1)  # [-x2, x1]
+    return x * Tensor(cos[rows]) + rotate_half * Tensor(sin[rows])
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
