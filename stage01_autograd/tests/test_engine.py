@@ -244,6 +244,52 @@ def test_no_grad_decorator_records_nothing() -> None:
     assert is_grad_enabled()
 
 
+@pytest.mark.engine
+def test_no_grad_decorator_on_a_generator_covers_its_body_and_only_its_body() -> None:
+    # Sampling loops are generators: the body runs at each next(), after the call returned.
+    modes_inside: list[bool] = []
+
+    @no_grad()
+    def steps(x: Tensor, n: int):  # type: ignore[no-untyped-def]
+        for _ in range(n):
+            modes_inside.append(is_grad_enabled())
+            x = x.tanh()
+            yield x
+        return "done"
+
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    gen = steps(x, 3)
+    first = next(gen)
+    assert is_grad_enabled(), "between steps the caller's own grad mode must be back in force"
+    rest = list(gen)
+    assert modes_inside == [False, False, False], f"each step of the body must run in no_grad, saw {modes_inside}"
+    assert all(y.creator is None and not y.requires_grad for y in [first, *rest]), (
+        "a no_grad generator recorded a graph"
+    )
+    assert is_grad_enabled()
+
+    with pytest.raises(StopIteration) as stop:
+        next(steps(x, 0))
+    assert stop.value.value == "done", "the generator's return value must come through the wrapper"
+
+    closed: list[bool] = []
+
+    @enable_grad()
+    def watched():  # type: ignore[no-untyped-def]
+        try:
+            yield 1
+            yield 2
+        finally:
+            closed.append(is_grad_enabled())
+
+    with no_grad():
+        g = watched()
+        assert next(g) == 1
+        assert not is_grad_enabled()
+        g.close()
+    assert closed == [True], "closing the wrapper must close the generator, in the decorator's mode"
+
+
 @pytest.mark.ex1_4
 def test_no_grad_restores_the_mode_after_an_exception() -> None:
     with pytest.raises(KeyError), no_grad():

@@ -87,3 +87,26 @@ def test_sampling_follows_the_softmax_distribution() -> None:
 def test_bad_sampling_arguments_are_clear_errors(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         model().generate(PROMPT, 3, **kwargs)
+
+
+@pytest.mark.generate
+def test_sampling_records_no_graph() -> None:
+    # stream is a generator: its body runs at each next(), so no_grad must hold there too.
+    m = model()
+    for p in m.parameters():
+        assert p.requires_grad
+    logits_seen = []
+    forward = m.forward
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        logits, loss = forward(*args, **kwargs)
+        logits_seen.append(logits)
+        return logits, loss
+
+    m.forward = spy  # type: ignore[method-assign]
+    for _ in m.stream(PROMPT, 3, seed=0):
+        pass
+    assert logits_seen, "stream never called the model"
+    assert all(t.creator is None and not t.requires_grad for t in logits_seen), (
+        "sampling built an autograd graph: the body of a @no_grad() generator must run without recording"
+    )

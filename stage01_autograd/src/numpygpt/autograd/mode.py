@@ -8,7 +8,8 @@ optimizer's parameter updates run without building a graph they would never use.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -37,6 +38,8 @@ class _GradMode:
 
     def __call__(self, fn: _F) -> _F:
         mode = self.mode
+        if inspect.isgeneratorfunction(fn):
+            return _wrap_generator(fn, mode)  # type: ignore[return-value]  # same signature as fn, via functools.wraps
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -44,6 +47,35 @@ class _GradMode:
                 return fn(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]  # functools.wraps gives wrapper fn's signature; mypy cannot see it
+
+
+def _wrap_generator(
+    fn: Callable[..., Generator[Any, None, Any]], mode: bool
+) -> Callable[..., Generator[Any, None, Any]]:
+    """A decorated generator function runs each step of its body in `mode`.
+
+    NOTE: calling a generator function only creates the generator; its body runs later, a
+    step per `next()`. Switching the mode around the call alone would leave the body in the
+    caller's mode, so the mode is set around every step instead and the caller's own mode is
+    back in force between steps (as PyTorch's decorators do).
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, None, Any]:
+        gen = fn(*args, **kwargs)
+        try:
+            while True:
+                with set_grad_enabled(mode):
+                    try:
+                        item = next(gen)
+                    except StopIteration as stop:
+                        return stop.value
+                yield item
+        finally:
+            with set_grad_enabled(mode):
+                gen.close()
+
+    return wrapper
 
 
 class no_grad(_GradMode):
