@@ -100,6 +100,11 @@ def cases(
             lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
             lambda q, k, v: C.scaled_dot_product_attention(q, k, v, is_causal=True),
         ),
+        "attention causal gqa (B,H,T,hs), 2 kv heads": (
+            [(B, H, T, HS), (B, 2, T, HS), (B, 2, T, HS)],
+            lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True),
+            lambda q, k, v: C.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True),
+        ),
     }
 
 

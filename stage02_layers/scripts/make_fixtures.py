@@ -268,6 +268,7 @@ def transformer_cases() -> None:
     """The ops of later transformer recipes (LLaMA's), drawn after every earlier case so that
     adding them left the inputs of the cases above unchanged."""
     # rms_norm: eps=None (the dtype's machine epsilon), an explicit eps, no weight, the last two dims
+    sdpa = F.scaled_dot_product_attention
     x = randn(2, 3, 8) * 2 + 0.5
     op_case("rms_norm", "rms_norm", F.rms_norm, {"input": x, "weight": randn(8)}, normalized_shape=(8,))
     op_case("rms_norm_eps", "rms_norm", F.rms_norm, {"input": x, "weight": randn(8)}, normalized_shape=(8,), eps=0.5)
@@ -300,6 +301,16 @@ def transformer_cases() -> None:
     # rotary: queries (B, nh, T, hs) from position 0, keys with fewer heads from position 7, another base
     op_case("rotary", "rotary", rotary_reference, {"input": randn(2, 4, 5, 8)}, offset=0, base=10000.0)
     op_case("rotary_offset", "rotary", rotary_reference, {"input": randn(2, 2, 5, 8)}, offset=7, base=500.0)
+    # grouped-query attention from torch: 4 query heads sharing 2 key/value heads, or all sharing 1
+    q, k, v = randn(2, 4, 5, 4), randn(2, 2, 5, 4), randn(2, 2, 5, 3)
+    gqa = {"query": q, "key": k, "value": v}
+    op_case("sdpa_gqa", "sdpa", sdpa, gqa, enable_gqa=True)
+    op_case("sdpa_gqa_causal", "sdpa", sdpa, gqa, is_causal=True, enable_gqa=True)
+    mqa = {"query": q, "key": randn(2, 1, 5, 4), "value": randn(2, 1, 5, 3)}
+    op_case("sdpa_mqa_head_mask", "sdpa", sdpa, mqa, {"attn_mask": randn(4, 5, 5)}, enable_gqa=True)
+    gqa_l3_s6 = {"query": randn(1, 6, 3, 4), "key": randn(1, 2, 6, 4), "value": randn(1, 2, 6, 4)}
+    op_case("sdpa_gqa_causal_l3_s6", "sdpa", sdpa, gqa_l3_s6, is_causal=True, enable_gqa=True)
+
     # and the tables themselves, over 48 positions of a head of 16
     cos, sin = rotary_cos_sin(16, torch.arange(48), 10000.0)
     store["rotary_tables/op"] = np.asarray("rotary_tables")

@@ -250,6 +250,49 @@ def test_sdpa_shape_mismatch(case: str) -> None:
 
 
 @pytest.mark.attention
+@pytest.mark.gqa
+def test_sdpa_different_head_counts_hint_at_enable_gqa() -> None:
+    with pytest.raises(
+        ValueError, match=r"shapes do not fit: .*; to share key/value heads between query heads, pass enable_gqa=True"
+    ):
+        F.scaled_dot_product_attention(t(2, 4, 5, 8), t(2, 2, 5, 8), t(2, 2, 5, 8))
+
+
+@pytest.mark.attention
+@pytest.mark.gqa
+@pytest.mark.parametrize(
+    ("k_heads", "v_heads", "msg"),
+    [
+        (3, 3, "got 4 query, 3 key and 3 value heads"),
+        (2, 1, "got 4 query, 2 key and 1 value heads"),
+        (8, 8, "got 4 query, 8 key and 8 value heads"),
+    ],
+)
+def test_sdpa_gqa_head_counts(k_heads: int, v_heads: int, msg: str) -> None:
+    full = (
+        "scaled_dot_product_attention: with enable_gqa=True, key and value need the same number of heads, a divisor of the query's: "
+        + msg
+    )
+    with pytest.raises(ValueError, match=full):
+        F.scaled_dot_product_attention(t(2, 4, 5, 8), t(2, k_heads, 5, 8), t(2, v_heads, 5, 8), enable_gqa=True)
+
+
+@pytest.mark.attention
+@pytest.mark.gqa
+def test_sdpa_gqa_needs_a_head_dimension_and_matching_batches() -> None:
+    with pytest.raises(
+        ValueError, match=r"enable_gqa=True needs a head dimension, \(\.\.\., heads, L, E\), got query \(5, 8\)"
+    ):
+        F.scaled_dot_product_attention(t(5, 8), t(5, 8), t(5, 8), enable_gqa=True)
+    with pytest.raises(
+        ValueError, match=r"shapes do not fit: query \(2, 4, 5, 8\) \(\.\.\., L, E\), key \(3, 2, 5, 8\)"
+    ):
+        F.scaled_dot_product_attention(t(2, 4, 5, 8), t(3, 2, 5, 8), t(3, 2, 5, 8), enable_gqa=True)
+    with pytest.raises(ValueError, match=r"shapes do not fit: .* value \(2, 2, 6, 8\) \(\.\.\., S, Ev\)$"):
+        F.scaled_dot_product_attention(t(2, 4, 5, 8), t(2, 2, 5, 8), t(2, 2, 6, 8), enable_gqa=True)
+
+
+@pytest.mark.attention
 def test_sdpa_rank_mismatch() -> None:
     with pytest.raises(
         ValueError, match=r"need the same number \(>= 2\) of dimensions, got \(4, 5, 8\), \(2, 4, 5, 8\)"

@@ -352,6 +352,63 @@ def test_sdpa(B: int, H: int, L: int, S: int, E: int, Ev: int, mask: str, seed: 
 
 
 @pytest.mark.attention
+@pytest.mark.gqa
+@SETTINGS
+@given(
+    B=st.integers(1, 2),
+    nkv=st.integers(1, 3),
+    g=st.integers(1, 3),
+    L=st.integers(1, 4),
+    S=st.integers(1, 4),
+    E=st.integers(1, 3),
+    mask=st.sampled_from(["none", "causal", "bool", "head_float", "one_head_float"]),
+    seed=st.integers(0, 999),
+)
+def test_sdpa_gqa(B: int, nkv: int, g: int, L: int, S: int, E: int, mask: str, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    nh = nkv * g
+    kw: dict = {"enable_gqa": True}
+    if mask == "causal":
+        kw["is_causal"] = True
+    elif mask == "bool":
+        m = rng.random((L, S)) < 0.6
+        m[:, 0] = True  # every query keeps at least one key
+        kw["attn_mask"] = m
+    elif mask == "head_float":
+        kw["attn_mask"] = rng.standard_normal((nh, L, S))
+    elif mask == "one_head_float":
+        kw["attn_mask"] = rng.standard_normal((B, 1, L, S))
+    assert_same(
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, **kw),
+        lambda q, k, v: C.scaled_dot_product_attention(q, k, v, **kw),
+        leaves(rng, (B, nh, L, E), (B, nkv, S, E), (B, nkv, S, 2)),
+        seed,
+        name=f"scaled_dot_product_attention(enable_gqa=True, mask={mask!r})",
+        hint="query head h shares key/value head h // (nh / nkv) (repeat_interleave, not tile), and a shared "
+        "head's gradient is the sum over its group's query heads",
+    )
+
+
+@pytest.mark.attention
+@pytest.mark.gqa
+def test_sdpa_gqa_dropout_is_the_mask_of_repeated_heads() -> None:
+    """The dropout mask is drawn for the (B, nh, L, S) weights, as for attention over repeated k
+    and v: with the same generator seed, both give the same output and gradients."""
+    rng = np.random.default_rng(0)
+    q, k, v = leaves(rng, (2, 4, 5, 3), (2, 2, 5, 3), (2, 2, 5, 4))
+
+    def attend(q: Tensor, k: Tensor, v: Tensor, enable_gqa: bool) -> Tensor:
+        gen = np.random.default_rng(31)
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=0.4, enable_gqa=enable_gqa, generator=gen)
+
+    assert_same(
+        lambda q, k, v: attend(q, k, v, True),
+        lambda q, k, v: attend(q, C.repeat_interleave_heads(k, 4), C.repeat_interleave_heads(v, 4), False),
+        [q, k, v],
+    )
+
+
+@pytest.mark.attention
 @pytest.mark.ex2_6
 def test_sdpa_dropout() -> None:
     """With v the identity, attention returns its weights A = softmax(...) * mask; the same
@@ -393,6 +450,10 @@ ONE_NODE: dict[str, tuple[Callable[..., Tensor], list[tuple[int, ...]]]] = {
     "cross_entropy": (lambda x: F.cross_entropy(x, np.array([0, 1, 3])), [(3, 4)]),
     "dropout": (lambda x: F.dropout(x, 0.5), [(3, 4)]),
     "sdpa": (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True), [(2, 3, 4)] * 3),
+    "sdpa_gqa_nh_equal_nkv": (
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, enable_gqa=True),
+        [(2, 3, 4)] * 3,
+    ),
 }
 
 

@@ -262,6 +262,37 @@ def test_sdpa_gradcheck_dropout_seeded() -> None:
     assert gradcheck(fn, q, k, v)
 
 
+GQA_CASES: dict[str, dict] = {
+    "plain": {},
+    "causal": {"is_causal": True},
+    "head_float_mask": {"attn_mask": np.random.default_rng(51).standard_normal((6, 4, 4))},
+    "bool_mask": {"attn_mask": BOOL_MASK},
+}
+
+
+@pytest.mark.attention
+@pytest.mark.gqa
+@pytest.mark.parametrize("case", sorted(GQA_CASES))
+@pytest.mark.parametrize("nkv", [1, 2, 3], ids=["mqa", "gqa2", "gqa3"])
+def test_sdpa_gqa_gradcheck(case: str, nkv: int) -> None:
+    """6 query heads sharing nkv key/value heads: the gradient of each shared head sums its group's."""
+    kw = GQA_CASES[case]
+    q, k, v = leaf(2, 6, 4, 3, seed=52), leaf(2, nkv, 4, 3, seed=53), leaf(2, nkv, 4, 2, seed=54)
+    assert gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, enable_gqa=True, **kw), q, k, v, seed=55)
+
+
+@pytest.mark.attention
+@pytest.mark.gqa
+def test_sdpa_gqa_gradcheck_causal_more_keys_and_dropout() -> None:
+    def fn(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        return F.scaled_dot_product_attention(
+            q, k, v, is_causal=True, dropout_p=0.3, enable_gqa=True, generator=np.random.default_rng(56)
+        )
+
+    q, k, v = leaf(1, 4, 3, 3, seed=57), leaf(1, 2, 5, 3, seed=58), leaf(1, 2, 5, 2, seed=59)
+    assert gradcheck(fn, q, k, v, seed=60)
+
+
 # ----- the layers, through module.double() ---------------------------------------------
 def check_layer(layer: nn.Module, x: Tensor | np.ndarray, seed: int = 0) -> None:
     """gradcheck of the layer in float64; `seed` is the upstream gradient's."""

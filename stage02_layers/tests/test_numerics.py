@@ -211,6 +211,14 @@ OPS: dict[str, tuple[Callable[..., Tensor], list[tuple[int, ...]]]] = {
         ),
         [(2, 2, 3, 4)] * 3,
     ),
+    "sdpa_gqa_causal_dropout": (
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=0.2, enable_gqa=True),
+        [(2, 4, 3, 4), (2, 2, 3, 4), (2, 2, 3, 4)],
+    ),
+    "sdpa_gqa_float64_mask": (  # the grouped bias must not upcast either
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=np.zeros((4, 3, 3)), enable_gqa=True),
+        [(2, 4, 3, 4), (2, 1, 3, 4), (2, 1, 3, 4)],
+    ),
     "bool_mask": (
         lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=np.tril(np.ones((3, 3), bool))),
         [(2, 2, 3, 4)] * 3,

@@ -120,3 +120,59 @@ def test_rms_norm_ignores_the_scale_of_its_input(scale: float, D: int, seed: int
     np.testing.assert_allclose(F.rms_norm(Tensor(x.data * scale), D, w, eps=0.0).data, y.data, rtol=1e-9)
     y.backward(Tensor(rng.standard_normal(y.shape)))
     np.testing.assert_allclose((x.grad.data * x.data).sum(-1), 0.0, atol=1e-9)
+
+
+# ----- grouped-query attention -------------------------------------------------------------------
+def attend(q: np.ndarray, k: np.ndarray, v: np.ndarray, gy: np.ndarray, **kw: object) -> list[np.ndarray]:
+    """Output and the gradients of q, k and v for the upstream gradient gy."""
+    tq, tk, tv = (Tensor(a, requires_grad=True) for a in (q, k, v))
+    y = F.scaled_dot_product_attention(tq, tk, tv, **kw)  # type: ignore[arg-type]
+    y.backward(Tensor(gy))
+    return [y.data, tq.grad.data, tk.grad.data, tv.grad.data]
+
+
+@pytest.mark.attention
+@pytest.mark.gqa
+@pytest.mark.parametrize("kw", [{}, {"is_causal": True}], ids=["plain", "causal"])
+def test_gqa_with_as_many_key_heads_as_query_heads_is_plain_attention_bit_for_bit(kw: dict) -> None:
+    """enable_gqa=True with nh == nkv takes the path of enable_gqa=False: the same bits, float32."""
+    rng = np.random.default_rng(4)
+    q, k, v, gy = (rng.standard_normal((2, 4, 6, 8)).astype(np.float32) for _ in range(4))
+    plain, grouped = attend(q, k, v, gy, **kw), attend(q, k, v, gy, enable_gqa=True, **kw)
+    for a, b in zip(plain, grouped, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.attention
+@pytest.mark.gqa
+@pytest.mark.parametrize(("nh", "nkv"), [(6, 3), (4, 1), (6, 2)])
+def test_gqa_query_head_h_uses_key_value_head_h_div_group(nh: int, nkv: int) -> None:
+    """Key/value head j holds the constant value j: query head h must read h // (nh / nkv)
+    (PyTorch's repeat_interleave: heads 0, 0, 1, 1, ...), not h % nkv (a tiling)."""
+    rng = np.random.default_rng(5)
+    q, k = rng.standard_normal((1, nh, 3, 4)), rng.standard_normal((1, nkv, 3, 4))
+    v = np.broadcast_to(np.arange(nkv, dtype=np.float64)[None, :, None, None], (1, nkv, 3, 2)).copy()
+    y = F.scaled_dot_product_attention(Tensor(q), Tensor(k), Tensor(v), enable_gqa=True).data
+    expected = np.arange(nh) // (nh // nkv)
+    np.testing.assert_allclose(y[0, :, 0, 0], expected, err_msg=f"key/value head read by each of {nh} query heads")
+
+
+@pytest.mark.attention
+@pytest.mark.gqa
+@SETTINGS
+@given(nkv=st.integers(1, 3), g=st.integers(2, 3), causal=st.booleans(), seed=st.integers(0, 999))
+def test_gqa_is_attention_over_repeated_heads_with_group_summed_gradients(
+    nkv: int, g: int, causal: bool, seed: int
+) -> None:
+    """Repeat k and v to nh heads in NumPy and run plain attention: the same output and query
+    gradient, and each shared head's gradient is the sum of its g copies' gradients."""
+    rng = np.random.default_rng(seed)
+    nh = nkv * g
+    q, gy = rng.standard_normal((2, nh, 4, 3)), rng.standard_normal((2, nh, 4, 2))
+    k, v = rng.standard_normal((2, nkv, 5, 3)), rng.standard_normal((2, nkv, 5, 2))
+    y, gq, gk, gv = attend(q, k, v, gy, is_causal=causal, enable_gqa=True)
+    y_r, gq_r, gk_r, gv_r = attend(q, np.repeat(k, g, axis=1), np.repeat(v, g, axis=1), gy, is_causal=causal)
+    np.testing.assert_allclose(y, y_r, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(gq, gq_r, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(gk, gk_r.reshape(2, nkv, g, 5, 3).sum(2), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(gv, gv_r.reshape(2, nkv, g, 5, 2).sum(2), rtol=1e-12, atol=1e-12)

@@ -1,4 +1,5 @@
-"""scaled_dot_product_attention: softmax(q k^T * scale + mask) v as one fused Function."""
+"""scaled_dot_product_attention: softmax(q k^T * scale + mask) v as one fused Function,
+with grouped-query attention's sharing of key/value heads (enable_gqa)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,16 @@ class ScaledDotProductAttention(Function):
         gq = gs k * scale                    (..., L, E)
         gk = gs^T q * scale                  (..., S, E)
     Masked positions have P = 0, so no gradient reaches them.
+
+    Grouped-query attention (Ainslie et al., 2023): nh query heads share nkv key/value heads,
+    g = nh / nkv query heads each, query head h using key/value head h // g. The caller hands
+    this Function q (..., nh, L, E) viewed as (..., nkv, g*L, E), the g query heads of each
+    group stacked as rows (bias and dropout mask likewise, (..., nkv, g*L, S)), so the formulas
+    above run unchanged, one batched product per key/value head, and never repeat k or v:
+        gk = gs^T q * scale    (..., nkv, S, g*L) @ (..., nkv, g*L, E)
+        gv = A^T gy            (..., nkv, S, g*L) @ (..., nkv, g*L, Ev)
+    Each product sums over the g*L rows: the gradients of a shared head's g users add up
+    inside the matrix product, which is exactly the sum a repeated k and v would need.
     """
 
     def __init__(
@@ -112,6 +123,7 @@ def scaled_dot_product_attention(
     dropout_p: float = 0.0,
     is_causal: bool = False,
     scale: float | None = None,
+    enable_gqa: bool = False,
     generator: np.random.Generator | None = None,
 ) -> Tensor:
     """Attention over (..., L, E) queries, (..., S, E) keys, (..., S, Ev) values, e.g. (B, H, T, D).
@@ -121,6 +133,9 @@ def scaled_dot_product_attention(
         dropout_p: dropout on the attention weights (pass 0.0 in eval mode).
         is_causal: query i attends only to keys j <= i (top-left aligned, as PyTorch).
         scale: defaults to 1 / sqrt(E).
+        enable_gqa: grouped-query attention: query (..., nh, L, E), key (..., nkv, S, E) and value
+            (..., nkv, S, Ev) with nh a multiple of nkv; query head h attends with key/value head
+            h // (nh / nkv), as PyTorch's repeat_interleave of k and v (which is not done here).
         generator: where dropout's randomness comes from (default: numpygpt.nn.random).
     """
     check_tensor("scaled_dot_product_attention", query=query, key=key, value=value)
@@ -132,15 +147,18 @@ def scaled_dot_product_attention(
         )
     L, E = query.shape[-2:]
     S = key.shape[-2]
-    if (
-        key.shape[-1] != E
-        or value.shape[-2] != S
-        or query.shape[:-2] != key.shape[:-2]
-        or key.shape[:-2] != value.shape[:-2]
-    ):
+    groups = _groups(query, key, value) if enable_gqa else 1
+    shared = query.shape[:-3] + key.shape[-3:-2] if groups > 1 else query.shape[:-2]  # k and v's leading dims
+    if key.shape[-1] != E or value.shape[-2] != S or key.shape[:-2] != shared or value.shape[:-2] != shared:
+        heads = query.ndim > 2 and query.shape[:-3] == key.shape[:-3] and query.shape[-3] != key.shape[-3]
         raise ValueError(
             f"scaled_dot_product_attention: shapes do not fit: query {query.shape} (..., L, E), "
             f"key {key.shape} (..., S, E), value {value.shape} (..., S, Ev)"
+            + (
+                "; to share key/value heads between query heads, pass enable_gqa=True"
+                if heads and not enable_gqa
+                else ""
+            )
         )
     if not 0.0 <= dropout_p < 1.0:
         raise ValueError(f"scaled_dot_product_attention: dropout_p must be in [0, 1), got {dropout_p}")
@@ -164,5 +182,40 @@ def scaled_dot_product_attention(
         bias = np.where(m, 0.0, -np.inf).astype(dt) if m.dtype == np.bool_ else m.astype(dt)
     scale = 1.0 / math.sqrt(E) if scale is None else scale
     drop = dropout_mask((*query.shape[:-2], L, S), dropout_p, dt, generator) if dropout_p > 0 else None
-    # Key 0 is visible to every query unless a custom mask says otherwise (see softmax_last).
-    return ScaledDotProductAttention(scale, bias, drop, attn_mask is None)(query, key, value)
+    if groups == 1:
+        # Key 0 is visible to every query unless a custom mask says otherwise (see softmax_last).
+        return ScaledDotProductAttention(scale, bias, drop, attn_mask is None)(query, key, value)
+    # Grouped-query attention: each key/value head's g query heads as rows of one (g*L, E) block.
+    rows = (*key.shape[:-2], groups * L)
+    if bias is not None:
+        bias = _grouped(bias, groups, L, S)
+    if drop is not None:
+        drop = drop.reshape(*rows, S)  # drawn as for (..., nh, L, S): the same mask as repeated heads
+    f = ScaledDotProductAttention(scale, bias, drop, attn_mask is None)
+    return f(query.reshape(*rows, E), key, value).reshape(*query.shape[:-1], value.shape[-1])  # (..., nh, L, Ev)
+
+
+def _groups(query: Tensor, key: Tensor, value: Tensor) -> int:
+    """nh / nkv for enable_gqa=True, after checking that the head counts allow it."""
+    if query.ndim < 3:
+        raise ValueError(
+            f"scaled_dot_product_attention: enable_gqa=True needs a head dimension, (..., heads, L, E), "
+            f"got query {query.shape}"
+        )
+    nh, nkv = query.shape[-3], key.shape[-3]
+    if value.shape[-3] != nkv or nh % nkv:
+        raise ValueError(
+            f"scaled_dot_product_attention: with enable_gqa=True, key and value need the same number of heads, "
+            f"a divisor of the query's: got {nh} query, {nkv} key and {value.shape[-3]} value heads"
+        )
+    return nh // nkv
+
+
+def _grouped(bias: np.ndarray, groups: int, L: int, S: int) -> np.ndarray:
+    """A bias broadcastable to (..., nh, L, S) as (..., nkv or 1, g*L, S), the rows of each group's
+    g query heads stacked as in the grouped q (a copy, at most the size of the scores)."""
+    b = bias.reshape((1,) * (3 - bias.ndim) + bias.shape) if bias.ndim < 3 else bias  # (..., h, L|1, S|1)
+    h = b.shape[-3]  # 1, or nh = nkv * g
+    b = b.reshape(*b.shape[:-3], h // groups if h > 1 else 1, groups if h > 1 else 1, *b.shape[-2:])
+    b = np.broadcast_to(b, (*b.shape[:-3], groups, L, S))
+    return b.reshape(*b.shape[:-3], groups * L, S)

@@ -115,11 +115,21 @@ def scaled_dot_product_attention(
     is_causal: bool = False,
     attn_mask: np.ndarray | None = None,
     scale: float | None = None,
+    enable_gqa: bool = False,
 ) -> Tensor:
     L, S, E = q.shape[-2], k.shape[-2], q.shape[-1]
+    if enable_gqa:  # PyTorch's definition: k and v repeat_interleave'd to the query's heads
+        k, v = repeat_interleave_heads(k, q.shape[-3]), repeat_interleave_heads(v, q.shape[-3])
     s = (q @ k.transpose(-1, -2)) * (1 / math.sqrt(E) if scale is None else scale)
     if is_causal:
         s = where(np.tril(np.ones((L, S), dtype=bool)), s, -np.inf)
     elif attn_mask is not None:
         s = where(attn_mask, s, -np.inf) if attn_mask.dtype == np.bool_ else s + Tensor(attn_mask.astype(s.dtype))
     return softmax(s, dim=-1) @ v
+
+
+def repeat_interleave_heads(x: Tensor, heads: int) -> Tensor:
+    """x (..., nkv, S, D) -> (..., heads, S, D), each head repeated heads / nkv times in a row."""
+    nkv = x.shape[-3]
+    index = np.repeat(np.arange(nkv), heads // nkv)  # [0, 0, 1, 1, ...]
+    return x[(slice(None),) * (x.ndim - 3) + (index,)]
