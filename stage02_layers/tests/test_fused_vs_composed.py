@@ -316,6 +316,19 @@ def test_dropout() -> None:
     )
 
 
+def mask_kwargs(rng: np.random.Generator, mask: str, L: int, S: int, float_shape: tuple[int, ...]) -> dict:
+    """Attention's mask arguments: none, causal, a bool (L, S) mask, or a float mask of float_shape."""
+    if mask == "none":
+        return {}
+    if mask == "causal":
+        return {"is_causal": True}
+    if mask == "bool":
+        m = rng.random((L, S)) < 0.6
+        m[:, 0] = True  # every query keeps at least one key
+        return {"attn_mask": m}
+    return {"attn_mask": rng.standard_normal(float_shape)}
+
+
 @pytest.mark.attention
 @pytest.mark.ex2_6
 @SETTINGS
@@ -331,15 +344,7 @@ def test_dropout() -> None:
 )
 def test_sdpa(B: int, H: int, L: int, S: int, E: int, Ev: int, mask: str, seed: int) -> None:
     rng = np.random.default_rng(seed)
-    kw: dict = {}
-    if mask == "causal":
-        kw = {"is_causal": True}
-    elif mask == "bool":
-        m = rng.random((L, S)) < 0.6
-        m[:, 0] = True  # every query keeps at least one key
-        kw = {"attn_mask": m}
-    elif mask == "float":
-        kw = {"attn_mask": rng.standard_normal((H, L, S))}
+    kw = mask_kwargs(rng, mask, L, S, (H, L, S))
     assert_same(
         lambda q, k, v: F.scaled_dot_product_attention(q, k, v, **kw),
         lambda q, k, v: C.scaled_dot_product_attention(q, k, v, **kw),
@@ -367,17 +372,7 @@ def test_sdpa(B: int, H: int, L: int, S: int, E: int, Ev: int, mask: str, seed: 
 def test_sdpa_gqa(B: int, nkv: int, g: int, L: int, S: int, E: int, mask: str, seed: int) -> None:
     rng = np.random.default_rng(seed)
     nh = nkv * g
-    kw: dict = {"enable_gqa": True}
-    if mask == "causal":
-        kw["is_causal"] = True
-    elif mask == "bool":
-        m = rng.random((L, S)) < 0.6
-        m[:, 0] = True  # every query keeps at least one key
-        kw["attn_mask"] = m
-    elif mask == "head_float":
-        kw["attn_mask"] = rng.standard_normal((nh, L, S))
-    elif mask == "one_head_float":
-        kw["attn_mask"] = rng.standard_normal((B, 1, L, S))
+    kw = {"enable_gqa": True, **mask_kwargs(rng, mask, L, S, (nh, L, S) if mask == "head_float" else (B, 1, L, S))}
     assert_same(
         lambda q, k, v: F.scaled_dot_product_attention(q, k, v, **kw),
         lambda q, k, v: C.scaled_dot_product_attention(q, k, v, **kw),

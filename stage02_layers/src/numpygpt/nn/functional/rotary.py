@@ -48,34 +48,36 @@ class RotaryEmbedding(Function):
     x, y = cos * x + sin * (R x) with R x = [-x2, x1], so gx = cos * gy + R^T (sin * gy), and
     R^T u = [u2, -u1]:
         gx1 = gy1 c1 + gy2 s2     gx2 = gy2 c2 - gy1 s1     (..., T, hs/2) each
-    the rotation by the opposite angle (a rotation's transpose is its inverse). The tables
-    are constants: no gradient flows to them.
+    the rotation by the opposite angle (a rotation's transpose is its inverse). Both passes
+    are x * cos + swap(x) * t with swap(x) = [x2, x1]: forward with t = [-s1, s2], backward
+    with t = [s2, -s1]. The tables are constants: no gradient flows to them.
     """
 
     def __init__(self, cos: np.ndarray, sin: np.ndarray) -> None:
-        self.cos, self.sin = cos, sin
+        h = cos.shape[-1] // 2
+        self.cos = cos
+        self.t_forward = np.concatenate((-sin[:, :h], sin[:, h:]), axis=-1)  # (T, hs)
+        self.t_backward = np.concatenate((sin[:, h:], -sin[:, :h]), axis=-1)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        return _rotate(x, self.cos, self.sin, sign=1)
+        return _rotate(x, self.cos, self.t_forward)
 
     @once_differentiable
     def backward(self, gy: np.ndarray) -> np.ndarray:
-        return _rotate(gy, self.cos, self.sin, sign=-1)
+        return _rotate(gy, self.cos, self.t_backward)
 
 
-def _rotate(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, sign: int) -> np.ndarray:
-    """sign=1: y1 = x1 c1 - x2 s1, y2 = x2 c2 + x1 s2 (forward);
-    sign=-1: y1 = x1 c1 + x2 s2, y2 = x2 c2 - x1 s1 (backward, the transpose)."""
+def _rotate(x: np.ndarray, cos: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """x * cos + [x2, x1] * t for the halves x1, x2 of the last axis.
+
+    NOTE: the halves are swapped with one np.concatenate, and the signs of rotate_half live in
+    t: arithmetic on the half-width views x[..., :hs/2] runs a short inner loop per row and
+    was measured about 3x slower at GPT sizes.
+    """
     h = x.shape[-1] // 2
-    x1, x2 = x[..., :h], x[..., h:]
-    c1, c2, s1, s2 = cos[:, :h], cos[:, h:], sin[:, :h], sin[:, h:]
-    if sign < 0:
-        s1, s2 = -s2, -s1
-    y = np.empty_like(x)
-    np.multiply(x1, c1, out=y[..., :h])
-    y[..., :h] -= x2 * s1
-    np.multiply(x2, c2, out=y[..., h:])
-    y[..., h:] += x1 * s2
+    y = np.concatenate((x[..., h:], x[..., :h]), axis=-1)
+    y *= t
+    y += x * cos
     return y
 
 
