@@ -1,37 +1,62 @@
 """Sample from a trained GPT:
 
-    python -m numpygpt.sample --checkpoint out/shakespeare_char/best.npz --prompt "ROMEO:" \
-        --max-new-tokens 500 --temperature 0.8 --top-k 40 --seed 1
+    python -m numpygpt.sample --prompt "ROMEO:" --max_new_tokens 500 --temperature 0.8 --top_k 40 --seed 1
+    python -m numpygpt.sample --out_dir out/shakespeare_bpe512     the best.npz of another run
+    python -m numpygpt.sample --help                                every option and its default
 
-Characters are printed as they are generated.
+Text is printed as it is generated; `| head` may close the pipe at any moment.
 """
 
 from __future__ import annotations
 
-import argparse
+import math
+import shlex
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 import numpy as np
 
-from numpygpt.checkpoint import CheckpointError, load_checkpoint
+from numpygpt.checkpoint import CheckpointError, load_checkpoint, load_weights
+from numpygpt.cli import ArgumentParser, ConfigError, add_options, fail, given_options, option, run
+from numpygpt.configs import TrainConfig
 from numpygpt.models import GPT, GPTConfig
 from numpygpt.perf import blas_threads
 from numpygpt.tokenizer import Tokenizer, tokenizer_from_dict
 
 
+@dataclass
+class SampleConfig:
+    """The sampling command's settings; each field is a command-line option."""
+
+    out_dir: str = option(str(TrainConfig().run_dir), "the run folder to sample from (its best.npz), as train's")
+    checkpoint: str = option("", "a checkpoint file to sample from instead of OUT_DIR/best.npz")
+    prompt: str = option("\n", "the text to continue")
+    max_new_tokens: int = option(500, "tokens to generate")
+    temperature: float = option(0.8, "0 = always the likeliest token; higher = more varied")
+    top_k: int = option(40, "draw from the k likeliest tokens only (0 = from all)")
+    seed: int = option(-1, "seed of the draws, for a repeatable sample (-1 = a fresh one each time)")
+
+
 def load_model(path: str | Path) -> tuple[GPT, Tokenizer]:
-    """The model and tokenizer stored in a checkpoint, with a clear error if they do not fit."""
-    ck = load_checkpoint(path)
+    """The model and tokenizer stored in a checkpoint, with a CheckpointError naming what does not fit."""
+    ck = load_checkpoint(path, require=("model_config", "model", "tokenizer"))
     try:
         config = GPTConfig(**ck["model_config"])
-        model = GPT(config)
-        model.load_state_dict(ck["model"])
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"checkpoint {path}: its model_config is not valid: {e}") from e
+    try:
         tokenizer = tokenizer_from_dict(ck["tokenizer"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"checkpoint {path} does not fit this version's GPT: {e}") from e
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"checkpoint {path}: its tokenizer is not valid: {type(e).__name__}: {e}") from e
+    if tokenizer.vocab_size != config.vocab_size:
+        raise CheckpointError(
+            f"checkpoint {path}: its tokenizer has {tokenizer.vocab_size} tokens, its model_config {config.vocab_size}"
+        )
+    model = GPT(config)
+    load_weights(model, ck["model"], path)
     model.eval()
     return model, tokenizer
 
@@ -83,29 +108,45 @@ def _stream_text(
     return "".join(pieces)
 
 
+def _validate(cfg: SampleConfig) -> None:
+    """ConfigError naming the first option whose value is not allowed."""
+    rules = {
+        "max_new_tokens": (cfg.max_new_tokens >= 0, ">= 0"),
+        "temperature": (math.isfinite(cfg.temperature) and cfg.temperature >= 0, "a finite number >= 0"),
+        "top_k": (cfg.top_k >= 0, ">= 0 (0 = all tokens)"),
+        "seed": (cfg.seed >= -1, ">= 0, or -1 for a fresh seed"),
+    }
+    for name, (ok, allowed) in rules.items():
+        if not ok:
+            raise ConfigError(f"--{name} {getattr(cfg, name)!r}: must be {allowed}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m numpygpt.sample", description="Sample text from a trained GPT.")
-    p.add_argument("--checkpoint", default="out/shakespeare_char/best.npz")
-    p.add_argument("--prompt", default="\n")
-    p.add_argument("--max-new-tokens", "--max_new_tokens", dest="max_new_tokens", type=int, default=500)
-    p.add_argument("--temperature", type=float, default=0.8)
-    p.add_argument("--top-k", "--top_k", dest="top_k", type=int, default=40)
-    p.add_argument("--seed", type=int, default=None)
-    args = p.parse_args(argv)
+    """The command: exit status 0 done, 2 a usage mistake or a missing or unusable checkpoint."""
+    parser = ArgumentParser("python -m numpygpt.sample", "Sample text from a trained GPT.")
+    add_options(parser, SampleConfig)
+    cfg = SampleConfig(**given_options(parser.parse_args(argv), SampleConfig))
+    path = Path(cfg.checkpoint) if cfg.checkpoint else Path(cfg.out_dir) / "best.npz"
     try:
+        _validate(cfg)
+        if not path.is_file():
+            flags = "" if cfg.out_dir == SampleConfig().out_dir else f" --out_dir {shlex.quote(cfg.out_dir)}"
+            raise CheckpointError(
+                f"checkpoint {path} does not exist: train a model first with "
+                f"`python -m numpygpt.train{flags}` (or `nox -s train{' --' + flags if flags else ''}`)"
+            )
         sample_from_checkpoint(
-            args.checkpoint,
-            args.prompt,
-            args.max_new_tokens,
-            args.temperature,
-            args.top_k if args.top_k and args.top_k > 0 else None,
-            args.seed,
+            path,
+            cfg.prompt,
+            cfg.max_new_tokens,
+            cfg.temperature,
+            cfg.top_k if cfg.top_k > 0 else None,
+            cfg.seed if cfg.seed >= 0 else None,
         )
-    except (CheckpointError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    except (CheckpointError, ConfigError) as e:
+        return fail(str(e), 2)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run(main))

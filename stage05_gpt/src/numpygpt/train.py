@@ -1,16 +1,21 @@
-"""Train a GPT on tiny Shakespeare:  python -m numpygpt.train [--config NAME] [--field value ...]
+"""Train a GPT:  python -m numpygpt.train [--config NAME] [--field value ...]   (--help lists every field)
 
 The wiring of stages 01-04, top to bottom:
     corpus -> tokenizer -> uint16 ids (stage04) -> random (B, T) windows (get_batch)
     -> GPT.forward -> cross_entropy (stage02) -> backward (stage01)
     -> clip_grad_norm_ -> AdamW.step -> WarmupCosineLR.step (stage03) -> checkpoint
+
+A run lives in its folder, out_dir (numpygpt/rundir.py says what is there and why): a new run
+never starts over another's checkpoint, --resume continues one exactly, and a checkpoint is
+written only with finite weights and losses, so a run that diverges never spoils the last good one.
 """
 
 from __future__ import annotations
 
-import csv
+import contextlib
 import dataclasses
 import math
+import shlex
 import signal
 import sys
 import time
@@ -22,23 +27,26 @@ import numpy as np
 
 import numpygpt.nn as nn
 from numpygpt.autograd import no_grad
-from numpygpt.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from numpygpt.configs import TrainConfig, parse_args
+from numpygpt.checkpoint import CheckpointError, load_weights, non_finite, save_checkpoint
+from numpygpt.cli import ConfigError, fail, run
+from numpygpt.configs import COMMAND_ONLY, TrainConfig, parse_args, validate
 from numpygpt.models import GPT, GPTConfig
 from numpygpt.optim import AdamW, clip_grad_norm_, configure_weight_decay
 from numpygpt.optim.lr_scheduler import WarmupCosineLR
 from numpygpt.perf import tune_malloc
+from numpygpt.rundir import MetricsLog, claim, open_run
 from numpygpt.tokenizer import Tokenizer, load_tokenizer
 from numpygpt.utils.data import get_batch, load_split, prepare
+from numpygpt.utils.data.prepare import DATASETS
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite."""
+    """The loss (or a weight) became NaN or infinite."""
 
 
 class _StopFlag:
-    """The first Ctrl-C asks training to stop after the current iteration (and save);
-    a second one stops at once."""
+    """Inside `with`, the first Ctrl-C asks training to stop after the current iteration (and
+    save); a second one stops at once."""
 
     def __init__(self) -> None:
         self.requested = False
@@ -49,19 +57,34 @@ class _StopFlag:
         self.requested = True
         print("\ninterrupted: saving after this iteration (Ctrl-C again to quit at once)", flush=True)
 
+    def __enter__(self) -> _StopFlag:
+        self._previous = signal.signal(signal.SIGINT, self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
 
 def build(cfg: TrainConfig) -> tuple[GPT, AdamW, WarmupCosineLR, Tokenizer, dict[str, np.ndarray]]:
     """Prepare the data and make the model, optimizer and schedule that cfg describes."""
-    ds_dir = prepare(
-        cfg.dataset,
-        cfg.data_dir,
-        source=cfg.data_source or None,
-        tokenizer=cfg.tokenizer,
-        vocab_size=cfg.bpe_vocab_size,
-        sha256=cfg.data_sha256 or None,
-    )
+    try:
+        ds_dir = prepare(
+            cfg.dataset,
+            cfg.data_dir,
+            source=cfg.data_source or None,
+            tokenizer=cfg.tokenizer,
+            vocab_size=cfg.bpe_vocab_size,
+            sha256=cfg.data_sha256 or None,
+        )
+    except ValueError as e:  # a corpus that is not the one expected (checksum), not UTF-8, too short
+        raise ConfigError(str(e)) from e
     tokenizer = load_tokenizer(ds_dir / "tokenizer.json")
     splits: dict[str, np.ndarray] = {s: load_split(ds_dir, s) for s in ("train", "val")}
+    for split, data in splits.items():
+        if len(data) <= cfg.block_size:  # a window needs block_size + 1 tokens
+            raise ConfigError(
+                f"--block_size {cfg.block_size}: must be below the {len(data)} tokens of the {split} split in {ds_dir}"
+            )
     nn.manual_seed(cfg.seed)
     model = GPT(
         GPTConfig(
@@ -104,79 +127,126 @@ def checkpoint_state(
     cfg: TrainConfig,
     model: GPT,
     optimizer: AdamW,
-    scheduler: WarmupCosineLR,
     tokenizer: Tokenizer,
     rng: np.random.Generator,
     it: int,
     best_val: float,
+    metrics_rows: int,
 ) -> dict[str, Any]:
     """Everything a run needs to continue exactly where it was."""
     return {
         "iter": it,
         "best_val_loss": best_val,
+        "metrics_rows": metrics_rows,  # rows of metrics.csv up to this checkpoint (a resume drops later ones)
         "train_config": dataclasses.asdict(cfg),
         "model_config": model.config_dict(),
         "model": dict(model.state_dict()),
         "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
         "rng": {"data": rng.bit_generator.state, "nn": nn.get_rng_state()},
         "tokenizer": tokenizer.to_dict(),
     }
 
 
-def train(cfg: TrainConfig, on_step: Callable[[int, float, GPT], None] | None = None) -> dict[str, Any]:
-    """Run the training loop of cfg; returns a summary (final iteration, losses, paths).
+def restore(
+    ck: dict[str, Any], path: Path, model: GPT, optimizer: AdamW, scheduler: WarmupCosineLR, rng: np.random.Generator
+) -> None:
+    """Continue from checkpoint ck: the weights, AdamW's moments, the schedule's position, both generators.
 
-    on_step(it, loss, model), if given, is called after every iteration (tests use it).
+    The hyper-parameters stay those the optimizer and schedule were built with (cfg's): a
+    learning rate or schedule changed on the command line takes effect.
     """
-    out_dir = Path(cfg.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    last_path, best_path, metrics_path = out_dir / "last.npz", out_dir / "best.npz", out_dir / "metrics.csv"
-    model, optimizer, scheduler, tokenizer, splits = build(cfg)
-    rng = np.random.default_rng(cfg.seed)  # the training batches' generator
-    it, best_val = 0, math.inf
-    if cfg.resume:
-        ck = load_checkpoint(last_path)
-        model.load_state_dict(ck["model"])
-        optimizer.load_state_dict(ck["optimizer"])
-        scheduler.load_state_dict(ck["scheduler"])
+    load_weights(model, ck["model"], path)
+    try:
+        optimizer.load_state_dict({**optimizer.state_dict(), "state": ck["optimizer"]["state"]})
         rng.bit_generator.state = ck["rng"]["data"]
         nn.set_rng_state(ck["rng"]["nn"])
-        it, best_val = ck["iter"], ck["best_val_loss"]
-        print(f"resuming from {last_path} at iteration {it}")
-    start_it = it
-    tokens_per_iter = cfg.batch_size * cfg.block_size
-    print(
-        f"model: {model.num_parameters() / 1e6:.2f} M parameters, {model.flops_per_token() * tokens_per_iter / 1e9:.2f} GFLOP per iteration"
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"checkpoint {path} cannot be resumed: {type(e).__name__}: {e}") from e
+    scheduler.last_epoch = ck["iter"] - 1
+    scheduler.step()  # the lr of iteration ck["iter"] on cfg's schedule, written into every param group
+
+
+def _diverged(
+    it: int, what: str, cfg: TrainConfig, saved_at: int | None, ck: dict[str, Any] | None
+) -> TrainingDiverged:
+    """The error for `what` gone non-finite at iteration it, naming the newest good checkpoint and a way on.
+
+    The advice resumes from last.npz with a 10x lower learning rate and every other setting
+    this run had changed from those saved in it (ck: the checkpoint this run resumed from).
+    """
+    lower = {"learning_rate": cfg.learning_rate / 10, "min_lr": cfg.min_lr / 10}
+    if saved_at is None:  # diverged before its first checkpoint: nothing to continue from
+        where = "there is no checkpoint yet"
+        advice = "the same options and " + shlex.join(["--overwrite", *_flags(lower)])
+    else:
+        saved = ck["train_config"] if ck is not None and saved_at == ck["iter"] else dataclasses.asdict(cfg)
+        changed = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in COMMAND_ONLY and saved.get(k) != v}
+        where = f"the newest good checkpoint is {Path(cfg.out_dir) / 'last.npz'}, at iteration {saved_at}"
+        advice = shlex.join(["--out_dir", cfg.out_dir, "--resume", *_flags({**changed, **lower})])
+    return TrainingDiverged(
+        f"iteration {it}: {what} is not finite; stopped, nothing saved: {where}.\n"
+        f"To go on with a 10x lower learning rate, run with: {advice}"
     )
 
-    stop = _StopFlag()
-    previous_handler = signal.signal(signal.SIGINT, stop)
-    new_file = not (cfg.resume and metrics_path.exists())
-    # NOTE: closed in the `finally` below, which also restores the Ctrl-C handler.
-    metrics_file = open(metrics_path, "w" if new_file else "a", newline="")  # noqa: SIM115
-    metrics = csv.writer(metrics_file)
-    if new_file:
-        metrics.writerow(["iter", "loss", "lr", "ms_per_iter", "tokens_per_s", "train_loss", "val_loss"])
-    losses = {"train": math.nan, "val": math.nan}
-    t_start, step_seconds, it_last = time.perf_counter(), 0.0, it  # step_seconds: since the last log line
-    try:
+
+def _flags(values: dict[str, Any]) -> list[str]:
+    """{"max_iters": 500} -> ["--max_iters", "500"]."""
+    return [s for k, v in values.items() for s in (f"--{k}", f"{v:g}" if isinstance(v, float) else str(v))]
+
+
+def train(
+    cfg: TrainConfig, on_step: Callable[[int, float, GPT], None] | None = None, given: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Run the training that cfg describes (with cfg.resume, continue it); returns a summary.
+
+    given: the fields the command line gave explicitly; on --resume the others come from the
+    checkpoint (None: every field of cfg counts as asked). on_step(it, loss, model), if given,
+    is called after every iteration (tests use it).
+    """
+    validate(cfg)
+    cfg = dataclasses.replace(cfg, out_dir=str(cfg.run_dir))
+    out_dir = Path(cfg.out_dir)
+    last_path, best_path = out_dir / "last.npz", out_dir / "best.npz"
+    with contextlib.ExitStack() as run_scope:
+        run_scope.enter_context(claim(out_dir, cfg.resume))  # locked for this run; stale temporary files removed
+        cfg, ck = open_run(cfg, given)  # refuses to start over a run; on --resume, its checkpoint
+        validate(cfg)
+        model, optimizer, scheduler, tokenizer, splits = build(cfg)
+        rng = np.random.default_rng(cfg.seed)  # the training batches' generator
+        it, best_val, saved_at = 0, math.inf, None  # saved_at: the iteration last.npz holds
+        if ck is not None:
+            if ck["tokenizer"] != tokenizer.to_dict():
+                raise CheckpointError(f"checkpoint {last_path}: its tokenizer is not the one in {cfg.data_dir} now")
+            restore(ck, last_path, model, optimizer, scheduler, rng)
+            it, best_val, saved_at = ck["iter"], ck["best_val_loss"], ck["iter"]
+            print(f"resuming from {last_path} at iteration {it}")
+        metrics = run_scope.enter_context(MetricsLog(out_dir / "metrics.csv", ck["metrics_rows"] if ck else None))
+        stop = run_scope.enter_context(_StopFlag())
+        start_it = it
+        tokens_per_iter = cfg.batch_size * cfg.block_size
+        print(
+            f"model: {model.num_parameters() / 1e6:.2f} M parameters, {model.flops_per_token() * tokens_per_iter / 1e9:.2f} GFLOP per iteration"
+        )
+        losses = {"train": math.nan, "val": math.nan}
+        t_start, step_seconds, it_last = time.perf_counter(), 0.0, it  # step_seconds: since the last log line
         while True:
-            # An evaluation iteration, unless it is the one a resumed run starts on (done before the save).
-            is_eval = it % cfg.eval_interval == 0 or it == cfg.max_iters
-            if is_eval and not (it == start_it and cfg.resume):
+            # Evaluate and save, unless last.npz holds this iteration already (saved after its evaluation).
+            if (it % cfg.eval_interval == 0 or it == cfg.max_iters) and it != saved_at:
                 losses = estimate_loss(model, splits, cfg, it)
                 print(f"iter {it}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}", flush=True)
-                metrics.writerow([it, "", "", "", "", f"{losses['train']:.6f}", f"{losses['val']:.6f}"])
-                metrics_file.flush()
+                metrics.evaluation(it, losses)
+                if not (math.isfinite(losses["train"]) and math.isfinite(losses["val"])):
+                    what = f"the estimated loss (train {losses['train']}, val {losses['val']})"
+                    raise _diverged(it, what, cfg, saved_at, ck)
                 state = checkpoint_state(
-                    cfg, model, optimizer, scheduler, tokenizer, rng, it, min(best_val, losses["val"])
+                    cfg, model, optimizer, tokenizer, rng, it, min(best_val, losses["val"]), metrics.rows
                 )
                 if losses["val"] < best_val:
                     best_val = losses["val"]
                     save_checkpoint(best_path, state)
                 save_checkpoint(last_path, state)
-            if it >= cfg.max_iters:
+                saved_at = it
+            if it == cfg.max_iters or stop.requested:
                 break
 
             t0 = time.perf_counter()
@@ -184,10 +254,7 @@ def train(cfg: TrainConfig, on_step: Callable[[int, float, GPT], None] | None = 
             _, loss = model(x, y)
             loss_value = loss.item()
             if not math.isfinite(loss_value):
-                raise TrainingDiverged(
-                    f"iteration {it}: the loss is {loss_value}; stopping. The last good checkpoint "
-                    f"is {last_path} (lower learning_rate or grad_clip, then --resume)"
-                )
+                raise _diverged(it, f"the training loss ({loss_value})", cfg, saved_at, ck)
             loss.backward()
             if cfg.grad_clip > 0:
                 clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -208,20 +275,19 @@ def train(cfg: TrainConfig, on_step: Callable[[int, float, GPT], None] | None = 
                     f"{tokens_per_iter * 1000 / ms:,.0f} tokens/s, ETA {int(eta // 60)}m{int(eta % 60):02d}s",
                     flush=True,
                 )
-                metrics.writerow(
-                    [it, f"{loss_value:.6f}", f"{lr:.6g}", f"{ms:.2f}", f"{tokens_per_iter * 1000 / ms:.0f}", "", ""]
-                )
+                metrics.step(it, loss_value, lr, ms, tokens_per_iter * 1000 / ms)
                 step_seconds, it_last = 0.0, it
-            if stop.requested:
-                save_checkpoint(
-                    last_path, checkpoint_state(cfg, model, optimizer, scheduler, tokenizer, rng, it, best_val)
-                )
-                print(f"saved {last_path} at iteration {it}; continue with --resume", flush=True)
-                return {"iter": it, "interrupted": True, "last": last_path, "best": best_path, "losses": losses}
-    finally:
-        signal.signal(signal.SIGINT, previous_handler)
-        metrics_file.close()
+
+        if it != saved_at:  # stopped by Ctrl-C between two evaluations: save where it is
+            if (problem := non_finite(dict(model.state_dict()))) is not None:
+                raise _diverged(it, f"a weight ({problem})", cfg, saved_at, ck)
+            save_checkpoint(
+                last_path, checkpoint_state(cfg, model, optimizer, tokenizer, rng, it, best_val, metrics.rows)
+            )
     elapsed = time.perf_counter() - t_start
+    if it < cfg.max_iters:
+        print(f"stopped at iteration {it}: {last_path} holds it; continue with --resume", flush=True)
+        return {"iter": it, "interrupted": True, "last": last_path, "best": best_path, "losses": losses}
     print(f"done: {it - start_it} iterations in {elapsed:.1f} s; best val loss {best_val:.4f} ({best_path})")
     return {
         "iter": it,
@@ -236,31 +302,53 @@ def train(cfg: TrainConfig, on_step: Callable[[int, float, GPT], None] | None = 
     }
 
 
+def _os_error(e: OSError, cfg: TrainConfig) -> str:
+    """One line for a failed read or write: the path, the reason, and the option that chose the folder."""
+    if e.filename is None:
+        return str(e)
+    path, reason = Path(e.filename).absolute(), e.strerror or str(e)
+    if path.is_relative_to(cfg.run_dir.absolute()):
+        return f"{e.filename}: {reason} (the run folder, --out_dir {cfg.run_dir}); the checkpoints already there are unchanged"
+    if path.is_relative_to(Path(cfg.data_dir).absolute()):
+        return f"{e.filename}: {reason} (the data folder, --data_dir {cfg.data_dir})"
+    return f"{e.filename}: {reason}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    cfg = parse_args(argv)
+    """The command: exit status 0 done, 1 failed (diverged, an OS or network error), 2 a usage mistake, 130 Ctrl-C."""
+    cfg, given = parse_args(argv)  # argparse's own errors: one line, status 2
     tune_malloc()  # keep freed arrays for the next step (see numpygpt/perf.py)
     try:
-        summary = train(cfg)
+        summary = train(cfg, given=given)
+        if summary["interrupted"]:
+            return 130
+        from numpygpt.plot import plot_metrics
+
+        plot_metrics(Path(summary["last"]).with_name("metrics.csv"), Path(summary["last"]).with_name("loss.png"))
+        if summary["best"].exists() and cfg.sample_tokens > 0:
+            from numpygpt.sample import sample_from_checkpoint
+
+            print(f"\n--- a sample from {summary['best']} ---")
+            sample_from_checkpoint(
+                summary["best"], prompt="\n", max_new_tokens=cfg.sample_tokens, temperature=0.8, top_k=40, seed=cfg.seed
+            )
+    except (ConfigError, CheckpointError) as e:
+        return fail(str(e), 2)
     except TrainingDiverged as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except CheckpointError as e:  # --resume without a usable last.npz
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if summary["interrupted"]:
-        return 130
-    from numpygpt.plot import plot_metrics
-
-    plot_metrics(Path(cfg.out_dir) / "metrics.csv", Path(cfg.out_dir) / "loss.png")
-    if cfg.sample_tokens > 0:
-        from numpygpt.sample import sample_from_checkpoint
-
-        print(f"\n--- a sample from {summary['best']} ---")
-        sample_from_checkpoint(
-            summary["best"], prompt="\n", max_new_tokens=cfg.sample_tokens, temperature=0.8, top_k=40, seed=cfg.seed
+        return fail(str(e), 1)
+    except ConnectionError as e:  # the corpus could not be downloaded
+        reason = getattr(e.__cause__, "reason", None) or e
+        return fail(
+            f"could not download the corpus from {DATASETS[cfg.dataset].url}: {reason}. Without internet, "
+            f"pass --data_source PATH (or set NUMPYGPT_DATA) to a local copy of it",
+            1,
         )
+    except OSError as e:  # a full disk, a read-only or forbidden folder
+        return fail(_os_error(e, cfg), 1)
+    except KeyboardInterrupt:
+        return fail(f"interrupted: stopped at once; {cfg.run_dir / 'last.npz'} holds the newest checkpoint", 130)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))
