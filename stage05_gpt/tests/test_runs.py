@@ -165,10 +165,14 @@ def test_resume_alone_takes_every_setting_from_the_checkpoint(
             signal.raise_signal(signal.SIGINT)
 
     train(cfg, on_step=ctrl_c_at_4)
+    Path(cfg.data_source).unlink()  # the corpus was copied into data_dir: a resumed run needs only that
     code, out, _ = run_train(["--out_dir", cfg.out_dir, "--resume"])
     assert code == 0 and "resuming from" in out and "resume:" not in out, "nothing changed, nothing to report"
     a, b = load_checkpoint(Path(straight.out_dir) / "last.npz"), load_checkpoint(Path(cfg.out_dir) / "last.npz")
-    assert b["iter"] == 12 and b["train_config"] == {**a["train_config"], "out_dir": cfg.out_dir, "resume": True}
+    assert b["iter"] == 12
+    assert b["train_config"] == {**a["train_config"], "out_dir": cfg.out_dir, "resume": True, "data_source": ""}, (
+        "all from the checkpoint but where the run is, and the corpus: its verified copy in data_dir"
+    )
     for k in a["model"]:
         np.testing.assert_array_equal(a["model"][k], b["model"][k], err_msg=k)
 

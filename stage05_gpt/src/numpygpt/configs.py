@@ -98,8 +98,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
     },
 }
 
-# Where a run is and how this command treats it: never taken from a checkpoint on --resume.
-COMMAND_ONLY = ("out_dir", "resume", "overwrite")
+# Where the run and the corpus are, and how this command treats the run: this command's own,
+# never taken from a checkpoint on --resume (the corpus's copy in data_dir is what a resumed run reads).
+COMMAND_ONLY = ("out_dir", "data_source", "resume", "overwrite")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> tuple[TrainConfig, dict[str, Any]]:
@@ -129,13 +130,13 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[TrainConfig, dict[str
 def resume_config(asked: TrainConfig, given: dict[str, Any], saved: dict[str, Any]) -> TrainConfig:
     """The config of a resumed run: the checkpoint's `saved` config, with what was `given` explicitly.
 
-    Where the run is (out_dir) and how to treat it (resume, overwrite) come from this command.
-    Whether a given value may differ from the saved one is for `resume_changes` to say.
+    The COMMAND_ONLY fields come from this command. Whether a given value may differ from the
+    saved one is for `resume_changes` to say.
     """
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     values = {k: v for k, v in saved.items() if k in names}
     values.update(given)
-    values.update(out_dir=str(asked.run_dir), resume=asked.resume, overwrite=asked.overwrite)
+    values.update({k: getattr(asked, k) for k in COMMAND_ONLY}, out_dir=str(asked.run_dir))
     return TrainConfig(**values)
 
 

@@ -287,7 +287,7 @@ def train(
     elapsed = time.perf_counter() - t_start
     if it < cfg.max_iters:
         print(f"stopped at iteration {it}: {last_path} holds it; continue with --resume", flush=True)
-        return {"iter": it, "interrupted": True, "last": last_path, "best": best_path, "losses": losses}
+        return {"iter": it, "interrupted": True, "last": last_path, "best": best_path, "losses": losses, "config": cfg}
     print(f"done: {it - start_it} iterations in {elapsed:.1f} s; best val loss {best_val:.4f} ({best_path})")
     return {
         "iter": it,
@@ -299,6 +299,7 @@ def train(
         "seconds": elapsed,
         "model": model,
         "tokenizer": tokenizer,
+        "config": cfg,  # the run's own: on --resume, the checkpoint's with the command line's changes
     }
 
 
@@ -319,18 +320,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg, given = parse_args(argv)  # argparse's own errors: one line, status 2
     tune_malloc()  # keep freed arrays for the next step (see numpygpt/perf.py)
     try:
-        summary = train(cfg, given=given)
+        # NOTE: a blow-up is reported once, clearly, by the loop itself (TrainingDiverged);
+        # NumPy's overflow warnings on the way there would only bury that line.
+        with np.errstate(over="ignore", invalid="ignore"):
+            summary = train(cfg, given=given)
         if summary["interrupted"]:
             return 130
         from numpygpt.plot import plot_metrics
 
         plot_metrics(Path(summary["last"]).with_name("metrics.csv"), Path(summary["last"]).with_name("loss.png"))
-        if summary["best"].exists() and cfg.sample_tokens > 0:
+        run_cfg = summary["config"]
+        if run_cfg.sample_tokens > 0:
             from numpygpt.sample import sample_from_checkpoint
 
             print(f"\n--- a sample from {summary['best']} ---")
             sample_from_checkpoint(
-                summary["best"], prompt="\n", max_new_tokens=cfg.sample_tokens, temperature=0.8, top_k=40, seed=cfg.seed
+                summary["best"],
+                "\n",
+                max_new_tokens=run_cfg.sample_tokens,
+                temperature=0.8,
+                top_k=40,
+                seed=run_cfg.seed,
             )
     except (ConfigError, CheckpointError) as e:
         return fail(str(e), 2)
@@ -346,7 +356,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as e:  # a full disk, a read-only or forbidden folder
         return fail(_os_error(e, cfg), 1)
     except KeyboardInterrupt:
-        return fail(f"interrupted: stopped at once; {cfg.run_dir / 'last.npz'} holds the newest checkpoint", 130)
+        last = cfg.run_dir / "last.npz"
+        return fail(
+            f"interrupted: stopped at once; {last} holds the newest checkpoint" if last.exists() else "interrupted", 130
+        )
     return 0
 
 
