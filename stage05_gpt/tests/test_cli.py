@@ -118,6 +118,15 @@ def test_a_block_size_longer_than_the_data_is_one_line(cfg: TrainConfig, argv, r
     assert re.fullmatch(r"error: --block_size 500: must be below the 432 tokens of the val split in \S+\n", err)
 
 
+@pytest.mark.cli
+def test_a_corpus_that_is_not_the_expected_text_is_one_line(cfg: TrainConfig, argv, run_train, tmp_path: Path) -> None:
+    other = tmp_path / "other.txt"
+    other.write_text("Not Shakespeare at all.\n" * 100)
+    code, _, err = run_train(argv(cfg, data_source=str(other)))
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith(f"error: checksum mismatch for {other}: expected sha256 {cfg.data_sha256}, got ")
+
+
 # ----- 6. OS and network errors: one line naming the path or URL and the option ---------------
 
 
