@@ -37,8 +37,9 @@ TEST_DEPS = ["pytest>=8", "hypothesis>=6.100"]
 LINT_DEPS = ["ruff==0.17.6", "mypy==2.4.1", "numpy==2.4.6"]
 TORCH_CPU = "torch==2.13.0+cpu"  # the reference for parity fixtures and benchmarks
 # The optional extras each stage's environment installs with it (its tests exercise them):
-# stage04's GPT-2 tokenizer needs `regex`.
-EXTRAS = {"stage04_data": "gpt2"}
+# stage04's GPT-2 tokenizer needs `regex`; stage05's Hugging Face import and export, safetensors
+# and huggingface_hub.
+EXTRAS = {"stage04_data": "gpt2", "stage05_gpt": "hub"}
 # Hugging Face's libraries for the fixtures and benchmarks that compare against them (never for tests).
 HF_REFERENCE = ["transformers>=5", "tokenizers>=0.22", "safetensors>=0.4"]
 

@@ -288,8 +288,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "gpt-attention-dropout-in-eval",
         G + "models/gpt.py",
-        "dropout_p=self.dropout if self.training else 0.0",
-        "dropout_p=self.dropout",
+        "is_causal=True, dropout_p=self.dropout if self.training else 0.0",
+        "is_causal=True, dropout_p=self.dropout",
         "attention dropout must be off in eval mode (a functional op does not know model.eval())",
     ),
     Mutant(
@@ -312,6 +312,20 @@ MUTANTS: list[Mutant] = [
         "context = idx[:, -self.config.block_size :]",
         "context = idx",
         "generation must feed at most block_size tokens back in",
+    ),
+    Mutant(
+        "kv-cache-new-token-at-position-zero",
+        G + "models/gpt.py",
+        "logits = self.next_token_logits(idx[:, seen:], start=seen)",
+        "logits = self.next_token_logits(idx[:, seen:])",
+        "with a KV cache the new token sits at position P (the tokens cached), not 0: its position embedding must say so",
+    ),
+    Mutant(
+        "kv-cache-mask-aligned-top-left",
+        G + "models/kv_cache.py",
+        "np.tril(np.ones((T, self.pos), dtype=bool), k=self.pos - T)",
+        "np.tril(np.ones((T, self.pos), dtype=bool))",
+        "queries fed after a cache are the newest positions: the causal mask is aligned to the bottom right",
     ),
 ]
 

@@ -1,4 +1,4 @@
-"""Sampling: greedy, temperature, top-k, seeds, cropping to block_size, and its errors."""
+"""Sampling: greedy, temperature, top-k, seeds, cropping to block_size, and its errors (the KV cache: test_sampling_with_cache.py)."""
 
 from __future__ import annotations
 
@@ -35,8 +35,8 @@ def test_temperature_zero_is_greedy() -> None:
     out = m.generate(PROMPT, max_new_tokens=5, temperature=0)
     ids = PROMPT
     for _ in range(5):
-        logits, _ = m(ids[:, -8:])
-        ids = np.concatenate([ids, logits.data[:, -1].argmax(-1)[:, None]], axis=1)
+        logits = m.next_token_logits(ids[:, -8:])
+        ids = np.concatenate([ids, logits.argmax(-1)[:, None]], axis=1)
     np.testing.assert_array_equal(out, ids)
     np.testing.assert_array_equal(m.generate(PROMPT, 5, temperature=0.7, top_k=1, seed=3), out)
 
@@ -56,8 +56,7 @@ def test_seed_makes_samples_reproducible() -> None:
 @pytest.mark.generate
 def test_top_k_only_samples_the_k_most_likely() -> None:
     m = model()
-    logits, _ = m(PROMPT)
-    allowed = set(np.argsort(logits.data[0, -1])[-3:].tolist())
+    allowed = set(np.argsort(m.next_token_logits(PROMPT)[0])[-3:].tolist())
     firsts = {int(m.generate(PROMPT, 1, temperature=5.0, top_k=3, seed=s)[0, -1]) for s in range(60)}
     assert firsts <= allowed and len(firsts) > 1
 
@@ -66,8 +65,7 @@ def test_top_k_only_samples_the_k_most_likely() -> None:
 @pytest.mark.generate
 def test_sampling_follows_the_softmax_distribution() -> None:
     m = model()
-    logits, _ = m(PROMPT)
-    p = np.exp(logits.data[0, -1].astype(np.float64))
+    p = np.exp(m.next_token_logits(PROMPT)[0].astype(np.float64))
     p /= p.sum()
     draws = np.concatenate([m.generate(np.repeat(PROMPT, 500, axis=0), 1, seed=s)[:, -1] for s in range(4)])
     freq = np.bincount(draws, minlength=11) / draws.size

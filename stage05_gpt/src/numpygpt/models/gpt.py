@@ -7,10 +7,12 @@ state_dict moves between this model and PyTorch GPT implementations without rena
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -20,6 +22,7 @@ from numpygpt.autograd import Tensor, no_grad
 from numpygpt.nn import init
 
 from .heads import merge_heads, split_heads
+from .kv_cache import KVCache
 
 
 @dataclass
@@ -54,9 +57,12 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
         self.n_head, self.dropout = config.n_head, config.dropout
+        self.kv_cache: KVCache | None = None  # set by GPT.stream for each generation step
 
     def forward(self, x: Tensor) -> Tensor:
         # x: (B, T, C); nh = n_head heads of size hs = C / nh
+        if self.kv_cache is not None:
+            return self.forward_cached(x, self.kv_cache)
         # exercise 5.1: CausalSelfAttention.forward: q, k, v heads from c_attn(x), causal attention (dropout only in training), heads merged, c_proj
         q, k, v = split_heads(self.c_attn(x), self.n_head)  # (B, T, 3C) -> 3 x (B, nh, T, hs)
         y = F.scaled_dot_product_attention(
@@ -65,6 +71,17 @@ class CausalSelfAttention(nn.Module):
         y = merge_heads(y)  # heads side by side again: (B, T, C)
         return self.resid_dropout(self.c_proj(y))
         # end exercise 5.1
+
+    def forward_cached(self, x: Tensor, cache: KVCache) -> Tensor:
+        """forward during generation: x (B, T, C) holds only the tokens the cache has not seen;
+        their queries attend to the P cached keys and values and to their own."""
+        q, k, v = split_heads(self.c_attn(x), self.n_head)  # 3 x (B, nh, T, hs)
+        k, v = cache.update(k, v)  # (B, nh, P + T, hs): the cached positions, then these T
+        mask = cache.attention_mask(q.shape[2])  # (T, P + T): causal, aligned to the newest position
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
+        )  # (B, nh, T, hs)
+        return self.resid_dropout(self.c_proj(merge_heads(y)))  # (B, T, C)
 
 
 class MLP(nn.Module):
@@ -179,8 +196,16 @@ class GPT(nn.Module):
         temperature: float = 1.0,
         top_k: int | None = None,
         seed: int | None = None,
+        use_cache: bool = True,
     ) -> Iterator[np.ndarray]:
-        """Yield max_new_tokens next tokens (B,) one at a time, each fed back in."""
+        """Yield max_new_tokens next tokens (B,) one at a time, each fed back in.
+
+        With use_cache, each layer keeps the keys and values of the tokens it has seen (a
+        KVCache in its attention), so a step runs the model on the new token only, for as
+        long as the context fits in block_size. After that the context is cropped and every
+        token moves to a new position: the cached keys no longer hold, and each step runs on
+        the whole cropped context, as without a cache. Both ways give the same tokens.
+        """
         if temperature < 0 or not math.isfinite(temperature):
             raise ValueError(f"generate: temperature must be >= 0 (0 = greedy), got {temperature}")
         if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
@@ -191,11 +216,18 @@ class GPT(nn.Module):
         if idx.ndim != 2 or idx.shape[1] == 0:
             raise ValueError(f"generate: idx must be (B, T) with T >= 1 prompt tokens, got shape {idx.shape}")
         rng = np.random.default_rng(seed) if seed is not None else nn.default_generator()
+        caches = [KVCache(self.config.block_size) for _ in self.transformer.h] if use_cache else None
         for _ in range(max_new_tokens):
-            context = idx[:, -self.config.block_size :]  # crop: the model knows block_size positions
-            logits, _ = self(context)
+            if caches is not None and idx.shape[1] <= self.config.block_size:
+                seen = caches[0].pos  # feed only the tokens the caches have not seen yet
+                with self.kv_caches(caches):
+                    logits = self.next_token_logits(idx[:, seen:], start=seen)
+            else:
+                caches = None  # cropping moves every position: the cached keys are stale for good
+                context = idx[:, -self.config.block_size :]  # crop: the model knows block_size positions
+                logits = self.next_token_logits(context)
             # (B, V) scores for the next token; float64 for the sampling arithmetic only (V numbers)
-            logits = logits.data[:, -1, :].astype(np.float64)
+            logits = logits.astype(np.float64)
             # exercise 5.4: sampling the next token: argmax at temperature 0; else logits / temperature, keep the top_k, softmax, one uniform draw per row
             if temperature == 0:
                 nxt = logits.argmax(axis=-1)
@@ -221,15 +253,47 @@ class GPT(nn.Module):
         temperature: float = 1.0,
         top_k: int | None = None,
         seed: int | None = None,
+        use_cache: bool = True,
     ) -> np.ndarray:
         """Extend idx (B, T) by max_new_tokens sampled tokens -> (B, T + max_new_tokens).
 
         temperature 0 picks the most likely token (greedy); top_k keeps only the k most
-        likely tokens before sampling; seed makes the sample reproducible.
+        likely tokens before sampling; seed makes the sample reproducible; use_cache keeps
+        each layer's keys and values between steps (see `stream`): the same tokens, faster.
         """
         idx = np.asarray(idx.data if isinstance(idx, Tensor) else idx)
-        new = list(self.stream(idx, max_new_tokens, temperature, top_k, seed))
+        new = list(self.stream(idx, max_new_tokens, temperature, top_k, seed, use_cache))
         return np.concatenate([idx, np.stack(new, axis=1)], axis=1) if new else idx
+
+    def next_token_logits(self, idx: np.ndarray, start: int = 0) -> np.ndarray:
+        """The forward pass of generation: scores (B, V) for the token after idx (B, T), whose
+        first token sits at position `start` (the number of tokens the KV caches hold).
+
+        As `forward`, but ln_f and lm_head run on the last position only: the others' scores
+        are never used, and at GPT-2's vocabulary the head is the largest product of a step.
+        """
+        B, T = idx.shape
+        if start + T > self.config.block_size:
+            raise ValueError(f"GPT: positions {start}..{start + T - 1} exceed block_size {self.config.block_size}")
+        tr = self.transformer
+        x = tr.wte(idx) + tr.wpe(np.arange(start, start + T))  # (B, T, C)
+        for block in tr.h:
+            x = block(x)  # (B, T, C)
+        x = tr.ln_f(x[:, T - 1 :])  # (B, 1, C)
+        return self.lm_head(x).data[:, 0]  # (B, V)
+
+    @contextlib.contextmanager
+    def kv_caches(self, caches: list[KVCache]) -> Iterator[None]:
+        """Give each layer's attention its cache for the duration of one step, then take them back,
+        so that a forward pass outside generation never sees a cache."""
+        attentions = [cast(Block, block).attn for block in self.transformer.h]
+        for attn, cache in zip(attentions, caches, strict=True):
+            attn.kv_cache = cache
+        try:
+            yield
+        finally:
+            for attn in attentions:
+                attn.kv_cache = None
 
     def flops_per_token(self) -> float:
         """Training FLOPs per token (forward + backward): 6 per parameter per token for the
@@ -247,3 +311,19 @@ class GPT(nn.Module):
 
     def config_dict(self) -> dict[str, Any]:
         return asdict(self.config)
+
+    @classmethod
+    def from_pretrained(cls, name_or_folder: str | Path, dropout: float = 0.0) -> GPT:
+        """OpenAI's GPT-2 ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl", from the Hugging Face hub)
+        or a folder in Hugging Face's layout (config.json + model.safetensors), in eval mode.
+        Needs the `hub` extra; see models/pretrained.py for the name mapping."""
+        from .pretrained import from_pretrained
+
+        return from_pretrained(name_or_folder, dropout)
+
+    def save_pretrained(self, folder: str | Path, tokenizer: Any = None) -> list[Path]:
+        """Write this model (and a GPT-2 or BPE tokenizer) in Hugging Face's layout, which
+        transformers.GPT2LMHeadModel.from_pretrained loads; returns the files written."""
+        from .pretrained import save_pretrained
+
+        return save_pretrained(self, folder, tokenizer)
