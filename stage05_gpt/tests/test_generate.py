@@ -88,23 +88,24 @@ def test_bad_sampling_arguments_are_clear_errors(kwargs: dict, match: str) -> No
 
 
 @pytest.mark.generate
-def test_sampling_records_no_graph() -> None:
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_sampling_records_no_graph(use_cache: bool) -> None:
     # stream is a generator: its body runs at each next(), so no_grad must hold there too.
     m = model()
     for p in m.parameters():
         assert p.requires_grad
     logits_seen = []
-    forward = m.forward
+    head = m.lm_head.forward
 
-    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
-        logits, loss = forward(*args, **kwargs)
+    def spy(x):  # type: ignore[no-untyped-def]
+        logits = head(x)
         logits_seen.append(logits)
-        return logits, loss
+        return logits
 
-    m.forward = spy  # type: ignore[method-assign]
-    for _ in m.stream(PROMPT, 3, seed=0):
+    m.lm_head.forward = spy  # type: ignore[method-assign]
+    for _ in m.stream(PROMPT, 3, seed=0, use_cache=use_cache):
         pass
-    assert logits_seen, "stream never called the model"
+    assert len(logits_seen) == 3, "stream must run the model once per new token"
     assert all(t.creator is None and not t.requires_grad for t in logits_seen), (
         "sampling built an autograd graph: the body of a @no_grad() generator must run without recording"
     )

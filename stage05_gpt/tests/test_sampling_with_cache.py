@@ -88,7 +88,7 @@ def test_kv_cache_fed_in_chunks_gives_the_logits_of_one_forward_pass() -> None:
     )
 
 
-def test_generation_records_no_graph_and_leaves_no_cache_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cached_steps_record_no_graph_and_leave_no_cache_behind(monkeypatch: pytest.MonkeyPatch) -> None:
     m = model()
     outputs = []
     real = CausalSelfAttention.forward_cached
