@@ -71,9 +71,10 @@ def cfg(tmp_path: Path) -> TrainConfig:
 
 
 def as_argv(cfg: TrainConfig, **changes: object) -> list[str]:
-    """The command line that asks for cfg (with `changes`) explicitly, every field given."""
+    """The command line that asks for cfg (with `changes`) explicitly, every field given
+    (but those left None, whose value the command works out: min_lr)."""
     values = {**dataclasses.asdict(cfg), **changes}
-    return [f"--{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in values.items()]
+    return [f"--{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in values.items() if v is not None]
 
 
 @pytest.fixture

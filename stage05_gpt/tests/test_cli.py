@@ -252,10 +252,21 @@ def test_help_shows_every_option_with_its_description_and_default(
     text = help_text(run_train if command == "train" else run_sample)
     defaults = settings()
     for f in dataclasses.fields(settings):
-        described = f"--{f.name} [BOOL]" if f.type == "bool" else f"--{f.name} {str(f.type).upper()}"
+        kind = str(f.type).split(" |")[0].upper()  # `float | None`: a FLOAT whose default is worked out
+        described = f"--{f.name} [BOOL]" if f.type == "bool" else f"--{f.name} {kind}"
         default = getattr(defaults, f.name)
-        shown = f" (default: {default!r})" if default != "" else ""
+        shown = f" (default: {default!r})" if default not in ("", None) else ""
         assert f"{described} {f.metadata['help']}{shown}" in text, f.name
+
+
+@pytest.mark.cli
+def test_min_lr_follows_the_learning_rate_unless_given() -> None:
+    cfg, given = configs.parse_args(["--learning_rate", "3e-5"])
+    configs.validate(cfg)  # a learning rate below the recipe's floor needs no --min_lr of its own
+    assert cfg.min_lr is None and cfg.final_lr == pytest.approx(3e-6) and "min_lr" not in given
+    cfg, _ = configs.parse_args(["--learning_rate", "3e-5", "--min_lr", "0"])
+    assert cfg.final_lr == 0.0, "a min_lr given explicitly is the floor, whatever the learning rate"
+    assert TrainConfig().final_lr == pytest.approx(1e-4), "the default recipe decays from 1e-3 to 1e-4"
 
 
 @pytest.mark.cli

@@ -70,7 +70,14 @@ def parse_bool(s: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {s!r}")
 
 
-_TYPES: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": str, "bool": parse_bool}
+# `float | None`: an option whose default (None) is worked out from others, e.g. min_lr from learning_rate.
+_TYPES: dict[str, Callable[[str], Any]] = {
+    "int": int,
+    "float": float,
+    "float | None": float,
+    "str": str,
+    "bool": parse_bool,
+}
 
 
 def add_options(
@@ -92,8 +99,8 @@ def add_options(
         # A bool may stand alone (`--resume`) or take a value (`--bias false`).
         extra: dict[str, Any] = {"nargs": "?", "const": True} if kind is parse_bool else {}
         shown = getattr(defaults, f.name)
-        help_text = f"{f.metadata['help']} (default: {shown!r})" if shown != "" else f.metadata["help"]
-        metavar = str(f.type).upper()
+        help_text = f"{f.metadata['help']} (default: {shown!r})" if shown not in ("", None) else f.metadata["help"]
+        metavar = str(f.type).split(" |")[0].upper()
         group.add_argument(f"--{f.name}", type=kind, default=None, help=help_text, metavar=metavar, **extra)
 
 

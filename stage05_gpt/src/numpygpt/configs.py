@@ -44,7 +44,9 @@ class TrainConfig:
     batch_size: int = option(12, "sequences per training step")
     max_iters: int = option(2000, "training steps in all")
     learning_rate: float = option(1e-3, "peak learning rate of AdamW")
-    min_lr: float = option(1e-4, "learning rate at the end of the cosine decay")
+    min_lr: float | None = option(
+        None, "learning rate at the end of the cosine decay (default: learning_rate / 10, as nanoGPT)"
+    )
     warmup_iters: int = option(100, "steps of linear warmup")
     lr_decay_iters: int = option(2000, "the step at which the cosine reaches min_lr (usually max_iters)")
     weight_decay: float = option(0.1, "AdamW weight decay, on matrices only")
@@ -61,6 +63,11 @@ class TrainConfig:
     resume: bool = option(False, "continue the run in out_dir from its last.npz")
     overwrite: bool = option(False, "replace the run already in out_dir (its checkpoints are deleted)")
     sample_tokens: int = option(500, "tokens to sample from best.npz at the end (0 = none)")
+
+    @property
+    def final_lr(self) -> float:
+        """min_lr, or learning_rate / 10 when min_lr is not set: a new learning rate brings its own floor."""
+        return self.min_lr if self.min_lr is not None else self.learning_rate / 10
 
     @property
     def run_dir(self) -> Path:
@@ -186,7 +193,7 @@ def _allowed(cfg: TrainConfig) -> dict[str, tuple[bool, str]]:
         "max_iters": (cfg.max_iters >= 0, ">= 0"),
         "learning_rate": (finite(cfg.learning_rate, 0.0) and cfg.learning_rate > 0, "a finite number > 0"),
         "min_lr": (
-            finite(cfg.min_lr, 0.0) and cfg.min_lr <= cfg.learning_rate,
+            cfg.min_lr is None or (finite(cfg.min_lr, 0.0) and cfg.min_lr <= cfg.learning_rate),
             f"a finite number >= 0, at most --learning_rate ({cfg.learning_rate})",
         ),
         "warmup_iters": (cfg.warmup_iters >= 0, ">= 0"),
@@ -206,7 +213,13 @@ def _allowed(cfg: TrainConfig) -> dict[str, tuple[bool, str]]:
 
 
 # The values each annotation accepts (a bool is an int to Python, but not a number of layers).
-_PYTHON_TYPES: dict[str, type | tuple[type, ...]] = {"int": int, "float": (int, float), "str": str, "bool": bool}
+_PYTHON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "int": int,
+    "float": (int, float),
+    "float | None": (int, float, type(None)),
+    "str": str,
+    "bool": bool,
+}
 
 
 def validate(cfg: TrainConfig) -> None:

@@ -101,7 +101,7 @@ def build(cfg: TrainConfig) -> tuple[GPT, AdamW, WarmupCosineLR, Tokenizer, dict
     groups = configure_weight_decay(model.named_parameters(), cfg.weight_decay)
     optimizer = AdamW(groups, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2))
     scheduler = WarmupCosineLR(
-        optimizer, warmup_iters=cfg.warmup_iters, max_iters=cfg.lr_decay_iters, min_lr=cfg.min_lr
+        optimizer, warmup_iters=cfg.warmup_iters, max_iters=cfg.lr_decay_iters, min_lr=cfg.final_lr
     )
     return model, optimizer, scheduler, tokenizer, splits
 
@@ -174,7 +174,9 @@ def _diverged(
     The advice resumes from last.npz with a 10x lower learning rate and every other setting
     this run had changed from those saved in it (ck: the checkpoint this run resumed from).
     """
-    lower = {"learning_rate": cfg.learning_rate / 10, "min_lr": cfg.min_lr / 10}
+    lower = {"learning_rate": cfg.learning_rate / 10}
+    if cfg.min_lr is not None:  # else the floor follows the learning rate down by itself
+        lower["min_lr"] = cfg.min_lr / 10
     if saved_at is None:  # diverged before its first checkpoint: nothing to continue from
         where = "there is no checkpoint yet"
         advice = "the same options and " + shlex.join(["--overwrite", *_flags(lower)])
