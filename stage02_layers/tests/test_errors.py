@@ -279,6 +279,15 @@ def test_sdpa_gqa_head_counts(k_heads: int, v_heads: int, msg: str) -> None:
 
 @pytest.mark.attention
 @pytest.mark.gqa
+def test_sdpa_gqa_zero_key_heads_and_a_non_bool_flag() -> None:
+    with pytest.raises(ValueError, match="got 4 query, 0 key and 0 value heads"):
+        F.scaled_dot_product_attention(t(2, 4, 5, 8), t(2, 0, 5, 8), t(2, 0, 5, 8), enable_gqa=True)
+    with pytest.raises(TypeError, match="scaled_dot_product_attention: enable_gqa must be a bool, got 'yes'"):
+        F.scaled_dot_product_attention(t(2, 4, 5, 8), t(2, 2, 5, 8), t(2, 2, 5, 8), enable_gqa="yes")  # type: ignore[arg-type]
+
+
+@pytest.mark.attention
+@pytest.mark.gqa
 def test_sdpa_gqa_needs_a_head_dimension_and_matching_batches() -> None:
     with pytest.raises(
         ValueError, match=r"enable_gqa=True needs a head dimension, \(\.\.\., heads, L, E\), got query \(5, 8\)"

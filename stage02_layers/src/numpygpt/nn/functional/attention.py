@@ -145,20 +145,20 @@ def scaled_dot_product_attention(
             f"scaled_dot_product_attention: query, key, value need the same number (>= 2) of dimensions, "
             f"got {query.shape}, {key.shape}, {value.shape}"
         )
+    if not isinstance(enable_gqa, (bool, np.bool_)):
+        raise TypeError(f"scaled_dot_product_attention: enable_gqa must be a bool, got {enable_gqa!r}")
     L, E = query.shape[-2:]
     S = key.shape[-2]
     groups = _groups(query, key, value) if enable_gqa else 1
     shared = query.shape[:-3] + key.shape[-3:-2] if groups > 1 else query.shape[:-2]  # k and v's leading dims
     if key.shape[-1] != E or value.shape[-2] != S or key.shape[:-2] != shared or value.shape[:-2] != shared:
-        heads = query.ndim > 2 and query.shape[:-3] == key.shape[:-3] and query.shape[-3] != key.shape[-3]
+        hint = ""
+        other_heads = query.ndim > 2 and query.shape[:-3] == key.shape[:-3] and query.shape[-3] != key.shape[-3]
+        if other_heads and not enable_gqa:
+            hint = "; to share key/value heads between query heads, pass enable_gqa=True"
         raise ValueError(
             f"scaled_dot_product_attention: shapes do not fit: query {query.shape} (..., L, E), "
-            f"key {key.shape} (..., S, E), value {value.shape} (..., S, Ev)"
-            + (
-                "; to share key/value heads between query heads, pass enable_gqa=True"
-                if heads and not enable_gqa
-                else ""
-            )
+            f"key {key.shape} (..., S, E), value {value.shape} (..., S, Ev){hint}"
         )
     if not 0.0 <= dropout_p < 1.0:
         raise ValueError(f"scaled_dot_product_attention: dropout_p must be in [0, 1), got {dropout_p}")
@@ -203,7 +203,7 @@ def _groups(query: Tensor, key: Tensor, value: Tensor) -> int:
             f"got query {query.shape}"
         )
     nh, nkv = query.shape[-3], key.shape[-3]
-    if value.shape[-3] != nkv or nh % nkv:
+    if nkv == 0 or value.shape[-3] != nkv or nh % nkv:
         raise ValueError(
             f"scaled_dot_product_attention: with enable_gqa=True, key and value need the same number of heads, "
             f"a divisor of the query's: got {nh} query, {nkv} key and {value.shape[-3]} value heads"
