@@ -133,9 +133,30 @@ def train(session: nox.Session) -> None:
 
 @nox.session
 def sample(session: nox.Session) -> None:
-    """Sample from a trained checkpoint: `nox -s sample -- --prompt "ROMEO:" --seed 1`."""
+    """Sample from a trained checkpoint: `nox -s sample -- --prompt "ROMEO:" --seed 1`;
+    from OpenAI's GPT-2: `nox -s sample -- --init_from gpt2 --prompt "Hello, I'm a language model,"`."""
     install_stages(session, "stage05_gpt")
     session.run("python", "-m", "numpygpt.sample", *session.posargs)
+
+
+@nox.session
+def finetune(session: nox.Session) -> None:
+    """Fine-tune OpenAI's GPT-2 (124 M) on tiny Shakespeare in GPT-2's tokens, sized for a CPU, then sample.
+
+    The preset finetune_shakespeare (numpygpt/configs.py); override after `--`, e.g.
+    `nox -s finetune -- --max_iters 50` or `-- --init_from path/to/a/gpt2/folder`.
+    """
+    install_stages(session, "stage05_gpt", "matplotlib>=3.7")
+    session.run(
+        "python", "-m", "numpygpt.train", "--config", "finetune_shakespeare", *session.posargs, env=corpus_env()
+    )
+
+
+@nox.session
+def export(session: nox.Session) -> None:
+    """Write a checkpoint in Hugging Face's layout: `nox -s export -- out/shakespeare_gpt2 hf/shakespeare_gpt2`."""
+    install_stages(session, "stage05_gpt")
+    session.run("python", "-m", "numpygpt.export", *session.posargs)
 
 
 @nox.session

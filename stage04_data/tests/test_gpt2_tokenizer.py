@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from numpygpt.tokenizer import GPT2_PATTERN, BPETokenizer, GPT2Tokenizer, Tokenizer, load_tokenizer, tokenizer_from_dict
 from numpygpt.tokenizer.byte_level import bytes_to_unicode, string_to_token, token_to_string
+from numpygpt.utils.data import load_split, prepare
 
 regex = pytest.importorskip("regex", reason="GPT2Tokenizer needs the regex package (the stage's [gpt2] extra)")
 
@@ -211,3 +214,19 @@ def test_without_the_regex_package_the_error_names_the_install(monkeypatch: pyte
     monkeypatch.setitem(sys.modules, "regex", None)
     with pytest.raises(ImportError, match=r"pip install 'numpygpt-stage04-data\[gpt2\]'"):
         GPT2Tokenizer.from_pretrained(FIXTURES)
+
+
+def test_prepare_encodes_the_corpus_with_gpt2s_tokenizer(tok: GPT2Tokenizer, tmp_path: Path) -> None:
+    text = PARITY["texts"]["shakespeare"]
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(text, encoding="utf-8")
+    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    out = prepare(
+        "shakespeare", tmp_path / "data", corpus, tokenizer="gpt2", tokenizer_dir=FIXTURES, sha256=sha, verbose=False
+    )
+    assert out.name == "shakespeare_gpt2"
+    ids = np.concatenate([load_split(out, "train"), load_split(out, "val")])
+    assert ids.tolist() == PARITY["ids"]["shakespeare"], "the encoded corpus is not Hugging Face's ids"
+    assert load_tokenizer(out / "tokenizer.json") == tok
+    with pytest.raises(ValueError, match="tokenizer_dir is for tokenizer='gpt2', which needs it"):
+        prepare("shakespeare", tmp_path / "data", corpus, tokenizer="gpt2", sha256=sha, verbose=False)

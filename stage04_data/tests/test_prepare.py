@@ -127,7 +127,7 @@ def test_prepare_refuses_a_wrong_corpus(tmp_path, source) -> None:
 def test_prepare_argument_errors(tmp_path, source) -> None:
     with pytest.raises(ValueError, match=r"prepare: unknown dataset 'wikitext', expected one of \['shakespeare'\]"):
         prepare("wikitext", tmp_path)
-    with pytest.raises(ValueError, match=r"prepare: tokenizer must be one of \('char', 'bpe'\), got 'word'"):
+    with pytest.raises(ValueError, match=r"prepare: tokenizer must be one of \('char', 'bpe', 'gpt2'\), got 'word'"):
         prepare("shakespeare", tmp_path, tokenizer="word")
     with pytest.raises(ValueError, match=r"prepare: vocab_size must be in 256\.\.65536 for BPE .*got 70000"):
         prepare("shakespeare", tmp_path, tokenizer="bpe", vocab_size=70000)

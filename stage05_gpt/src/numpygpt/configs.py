@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from numpygpt.cli import ArgumentParser, ConfigError, add_options, given_options, option
+from numpygpt.models.pretrained import PRETRAINED
 from numpygpt.utils.data.prepare import DATASETS, TOKENIZERS
 
 
@@ -27,12 +28,21 @@ class TrainConfig:
     """Every setting of a training run; each field is a command-line option (`--n_layer 6`)."""
 
     dataset: str = option("shakespeare", "the corpus (numpygpt.utils.data.prepare knows it)", fixed=True)
-    tokenizer: str = option("char", "char (one token per character) or bpe (byte-pair)", fixed=True)
+    tokenizer: str = option(
+        "char", "char (one token per character), bpe (byte-pair), or gpt2 (GPT-2's own: with --init_from)", fixed=True
+    )
     bpe_vocab_size: int = option(512, "vocabulary size of the bpe tokenizer, 256..65536", fixed=True)
     data_dir: str = option("data", "where the corpus and its encoded token ids are kept")
     data_source: str = option("", "a local copy of the corpus (default: $NUMPYGPT_DATA, else download)")
     data_sha256: str = option(
         "", "the corpus's SHA-256, for a text other than tiny Shakespeare (default: its own)", fixed=True
+    )
+    init_from: str = option(
+        "scratch",
+        "scratch (a new model), or a pretrained GPT-2 to fine-tune: gpt2, gpt2-medium, gpt2-large, gpt2-xl "
+        "(from the Hugging Face hub), or a folder in Hugging Face's layout; it sets the model's sizes and "
+        "the tokenizer (gpt2)",
+        fixed=True,
     )
     n_layer: int = option(4, "transformer blocks", fixed=True)
     n_head: int = option(4, "attention heads per block; must divide n_embd", fixed=True)
@@ -41,7 +51,10 @@ class TrainConfig:
     dropout: float = option(0.0, "dropout probability, 0 <= p < 1")
     bias: bool = option(True, "biases in Linear layers and LayerNorms", fixed=True)
     gelu: str = option("tanh", "GELU form: tanh (GPT-2's) or none (exact erf)", fixed=True)
-    batch_size: int = option(12, "sequences per training step")
+    batch_size: int = option(12, "sequences per forward pass")
+    gradient_accumulation_steps: int = option(
+        1, "forward passes whose gradients add up to one step (a batch of batch_size x this, in one pass's memory)"
+    )
     max_iters: int = option(2000, "training steps in all")
     learning_rate: float = option(1e-3, "peak learning rate of AdamW")
     min_lr: float | None = option(
@@ -57,7 +70,7 @@ class TrainConfig:
     eval_iters: int = option(20, "batches per loss estimate")
     log_interval: int = option(10, "print and record the training loss every this many steps")
     out_dir: str = option(
-        "out/shakespeare_{tokenizer}", "the run folder; {tokenizer} becomes char or bpe<bpe_vocab_size>"
+        "out/shakespeare_{tokenizer}", "the run folder; {tokenizer} becomes char, bpe<bpe_vocab_size> or gpt2"
     )
     seed: int = option(1337, "seed of the initial weights, the batches and dropout", fixed=True)
     resume: bool = option(False, "continue the run in out_dir from its last.npz")
@@ -72,14 +85,14 @@ class TrainConfig:
     @property
     def run_dir(self) -> Path:
         """out_dir with {tokenizer} filled in: out/shakespeare_char, out/shakespeare_bpe512."""
-        tag = "char" if self.tokenizer == "char" else f"{self.tokenizer}{self.bpe_vocab_size}"
+        tag = f"bpe{self.bpe_vocab_size}" if self.tokenizer == "bpe" else self.tokenizer
         return Path(self.out_dir.replace("{tokenizer}", tag))
 
 
 # --help shows the options in sections, each starting at the field named here.
 SECTIONS = {
     "dataset": "data",
-    "n_layer": "model",
+    "init_from": "model",
     "batch_size": "optimisation: AdamW, linear warmup, then cosine decay to min_lr",
     "eval_interval": "evaluation, logging and the run folder",
 }
@@ -103,7 +116,47 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "out_dir": "out/smoke_{tokenizer}",
         "sample_tokens": 100,
     },
+    # nanoGPT's finetune_shakespeare sized for a CPU: OpenAI's GPT-2 (124 M) on tiny Shakespeare in
+    # GPT-2's tokens, 256-token windows, 8 sequences a step in 2 passes, a small constant learning rate.
+    "finetune_shakespeare": {
+        "init_from": "gpt2",
+        "block_size": 256,
+        "batch_size": 2,
+        "gradient_accumulation_steps": 4,
+        "max_iters": 20,
+        "learning_rate": 3e-5,
+        "min_lr": 3e-5,
+        "warmup_iters": 0,
+        "lr_decay_iters": 20,
+        "beta2": 0.95,
+        "eval_interval": 10,
+        "eval_iters": 4,
+        "log_interval": 1,
+        "sample_tokens": 200,
+    },
 }
+
+# The fields a pretrained model decides (--init_from): its sizes and its tokenizer.
+PRETRAINED_FIELDS = ("n_layer", "n_head", "n_embd", "bias", "gelu", "tokenizer", "bpe_vocab_size")
+
+
+def with_init_from(cfg: TrainConfig, given: dict[str, Any] | None) -> TrainConfig:
+    """cfg with GPT-2's tokenizer when --init_from names a pretrained model; a ConfigError if the
+    command line also set what the pretrained model decides (its sizes, its tokenizer)."""
+    if cfg.init_from == "scratch":
+        return cfg
+    clash = [
+        f"--{k}"
+        for k in PRETRAINED_FIELDS
+        if k in (given or {}) and not (k == "tokenizer" and given and given[k] == "gpt2")
+    ]
+    if clash:
+        raise ConfigError(
+            f"{', '.join(clash)}: set by the pretrained model of --init_from {cfg.init_from}; drop "
+            f"{'it' if len(clash) == 1 else 'them'}, or train from scratch (--init_from scratch)"
+        )
+    return dataclasses.replace(cfg, tokenizer="gpt2")
+
 
 # Where the run and the corpus are, and how this command treats the run: this command's own,
 # never taken from a checkpoint on --resume (the corpus's copy in data_dir is what a resumed run reads).
@@ -176,12 +229,19 @@ def _allowed(cfg: TrainConfig) -> dict[str, tuple[bool, str]]:
 
     return {
         "dataset": (cfg.dataset in DATASETS, "one of " + ", ".join(sorted(DATASETS))),
-        "tokenizer": (cfg.tokenizer in TOKENIZERS, "one of " + ", ".join(TOKENIZERS)),
+        "tokenizer": (
+            cfg.tokenizer in TOKENIZERS and (cfg.tokenizer != "gpt2" or cfg.init_from != "scratch"),
+            "one of " + ", ".join(TOKENIZERS) + " (gpt2 comes with --init_from, the GPT-2 whose tokenizer it is)",
+        ),
         "bpe_vocab_size": (256 <= cfg.bpe_vocab_size <= 65536, "256..65536 (ids are stored as uint16)"),
         "data_source": (not cfg.data_source or os.path.isfile(cfg.data_source), "an existing file"),
         "data_sha256": (
             not cfg.data_sha256 or re.fullmatch("[0-9a-fA-F]{64}", cfg.data_sha256) is not None,
             "64 hex digits",
+        ),
+        "init_from": (
+            cfg.init_from in ("scratch", *PRETRAINED) or os.path.isdir(cfg.init_from) or "/" in cfg.init_from,
+            f"scratch, {', '.join(PRETRAINED)}, a folder in Hugging Face's layout, or a hub repository owner/name",
         ),
         "n_layer": (cfg.n_layer >= 1, ">= 1"),
         "n_embd": (cfg.n_embd >= 1, ">= 1"),
@@ -190,6 +250,7 @@ def _allowed(cfg: TrainConfig) -> dict[str, tuple[bool, str]]:
         "dropout": (0.0 <= cfg.dropout < 1.0, "0 <= dropout < 1"),
         "gelu": (cfg.gelu in ("tanh", "none"), "tanh or none"),
         "batch_size": (cfg.batch_size >= 1, ">= 1"),
+        "gradient_accumulation_steps": (cfg.gradient_accumulation_steps >= 1, ">= 1"),
         "max_iters": (cfg.max_iters >= 0, ">= 0"),
         "learning_rate": (finite(cfg.learning_rate, 0.0) and cfg.learning_rate > 0, "a finite number > 0"),
         "min_lr": (
@@ -252,7 +313,7 @@ def training_memory(cfg: TrainConfig, vocab_size: int | None = None) -> int:
     were measured: within 20% of the peak RSS of a few steps (block_size 64-512, batch 12-64),
     less the 40-50 MB that Python, NumPy and the data take anyway.
     """
-    V = vocab_size or (cfg.bpe_vocab_size if cfg.tokenizer == "bpe" else 256)
+    V = vocab_size or {"bpe": cfg.bpe_vocab_size, "gpt2": 50257}.get(cfg.tokenizer, 256)
     B, T, C, L, nh = cfg.batch_size, cfg.block_size, cfg.n_embd, cfg.n_layer, cfg.n_head
     params = V * C + T * C + L * (12 * C * C + 13 * C) + 2 * C
     floats = 4 * params + B * T * (60 * L * C + 3 * V) + 2 * L * B * nh * T * T

@@ -2,6 +2,7 @@
 
     python -m numpygpt.sample --prompt "ROMEO:" --max_new_tokens 500 --temperature 0.8 --top_k 40 --seed 1
     python -m numpygpt.sample --out_dir out/shakespeare_bpe512     the best.npz of another run
+    python -m numpygpt.sample --init_from gpt2 --prompt "Hello"    OpenAI's GPT-2 (from the Hugging Face hub)
     python -m numpygpt.sample --help                                every option and its default
 
 Text is printed as it is generated; `| head` may close the pipe at any moment.
@@ -23,8 +24,9 @@ from numpygpt.checkpoint import CheckpointError, load_checkpoint, load_weights
 from numpygpt.cli import ArgumentParser, ConfigError, add_options, fail, given_options, option, run
 from numpygpt.configs import TrainConfig
 from numpygpt.models import GPT, GPTConfig
+from numpygpt.models.pretrained import DownloadError, tokenizer_from_pretrained
 from numpygpt.perf import blas_threads
-from numpygpt.tokenizer import Tokenizer, tokenizer_from_dict
+from numpygpt.tokenizer import GPT2Tokenizer, Tokenizer, tokenizer_from_dict
 
 
 @dataclass
@@ -33,6 +35,11 @@ class SampleConfig:
 
     out_dir: str = option(str(TrainConfig().run_dir), "the run folder to sample from (its best.npz), as train's")
     checkpoint: str = option("", "a checkpoint file to sample from instead of OUT_DIR/best.npz")
+    init_from: str = option(
+        "",
+        "a pretrained GPT-2 to sample from instead of a checkpoint: gpt2, gpt2-medium, gpt2-large, gpt2-xl "
+        "(from the Hugging Face hub) or a folder in Hugging Face's layout",
+    )
     prompt: str = option("\n", "the text to continue")
     max_new_tokens: int = option(500, "tokens to generate")
     temperature: float = option(0.8, "0 = always the likeliest token; higher = more varied")
@@ -71,9 +78,29 @@ def sample_from_checkpoint(
     out: TextIO | None = None,
 ) -> str:
     """Generate from `prompt`, writing each piece of text to `out` (default: stdout) as soon as it exists."""
-    out = out if out is not None else sys.stdout
     model, tokenizer = load_model(path)
-    ids = np.asarray(tokenizer.encode(prompt), dtype=np.int64)[None, :]  # (1, T)
+    return sample(model, tokenizer, prompt, max_new_tokens, temperature, top_k, seed, out)
+
+
+def sample(
+    model: GPT,
+    tokenizer: Tokenizer,
+    prompt: str = "\n",
+    max_new_tokens: int = 500,
+    temperature: float = 0.8,
+    top_k: int | None = 40,
+    seed: int | None = None,
+    out: TextIO | None = None,
+) -> str:
+    """Generate from `prompt` with `model`, writing each piece of text to `out` (default: stdout) as it comes.
+
+    A "<|endoftext|>" in the prompt of a GPT-2 tokenizer is that token (GPT-2's document separator).
+    """
+    out = out if out is not None else sys.stdout
+    if isinstance(tokenizer, GPT2Tokenizer):
+        ids = np.asarray(tokenizer.encode(prompt, allowed_special="all"), dtype=np.int64)[None, :]  # (1, T)
+    else:
+        ids = np.asarray(tokenizer.encode(prompt), dtype=np.int64)[None, :]  # (1, T)
     out.write(prompt)
     with blas_threads(1):  # tiny matrices: one BLAS thread is faster (see numpygpt/perf.py)
         text = _stream_text(model, tokenizer, ids, max_new_tokens, temperature, top_k, seed, out)
@@ -121,6 +148,23 @@ def _validate(cfg: SampleConfig) -> None:
             raise ConfigError(f"--{name} {getattr(cfg, name)!r}: must be {allowed}")
 
 
+def _sample_pretrained(cfg: SampleConfig) -> int:
+    """Sample from a pretrained GPT-2 (--init_from): the command's exit status."""
+    try:
+        model = GPT.from_pretrained(cfg.init_from)
+        tokenizer = tokenizer_from_pretrained(cfg.init_from)
+    except (DownloadError, ImportError, FileNotFoundError) as e:
+        return fail(str(e), 1)
+    except ValueError as e:
+        raise ConfigError(f"--init_from {cfg.init_from}: {e}") from e
+    print(f"{cfg.init_from}: {model.num_parameters() / 1e6:.0f} M parameters", file=sys.stderr)
+    top_k = cfg.top_k if cfg.top_k > 0 else None
+    sample(
+        model, tokenizer, cfg.prompt, cfg.max_new_tokens, cfg.temperature, top_k, cfg.seed if cfg.seed >= 0 else None
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The command: exit status 0 done, 2 a usage mistake or a missing or unusable checkpoint."""
     parser = ArgumentParser("python -m numpygpt.sample", "Sample text from a trained GPT.")
@@ -129,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = Path(cfg.checkpoint) if cfg.checkpoint else Path(cfg.out_dir) / "best.npz"
     try:
         _validate(cfg)
+        if cfg.init_from:
+            return _sample_pretrained(cfg)
         if not path.is_file():
             flags = "" if cfg.out_dir == SampleConfig().out_dir else f" --out_dir {shlex.quote(cfg.out_dir)}"
             raise CheckpointError(

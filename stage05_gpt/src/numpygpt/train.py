@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import math
 import shlex
 import signal
@@ -29,8 +30,9 @@ import numpygpt.nn as nn
 from numpygpt.autograd import no_grad
 from numpygpt.checkpoint import CheckpointError, load_weights, non_finite, save_checkpoint
 from numpygpt.cli import ConfigError, fail, run
-from numpygpt.configs import COMMAND_ONLY, TrainConfig, parse_args, validate
+from numpygpt.configs import COMMAND_ONLY, TrainConfig, parse_args, validate, with_init_from
 from numpygpt.models import GPT, GPTConfig
+from numpygpt.models.pretrained import DownloadError, config_from_hf, resolve
 from numpygpt.optim import AdamW, clip_grad_norm_, configure_weight_decay
 from numpygpt.optim.lr_scheduler import WarmupCosineLR
 from numpygpt.perf import tune_malloc
@@ -65,8 +67,17 @@ class _StopFlag:
         signal.signal(signal.SIGINT, self._previous)
 
 
-def build(cfg: TrainConfig) -> tuple[GPT, AdamW, WarmupCosineLR, Tokenizer, dict[str, np.ndarray]]:
-    """Prepare the data and make the model, optimizer and schedule that cfg describes."""
+def build(
+    cfg: TrainConfig, pretrained: bool = False
+) -> tuple[GPT, AdamW, WarmupCosineLR, Tokenizer, dict[str, np.ndarray]]:
+    """Prepare the data and make the model, optimizer and schedule that cfg describes.
+
+    pretrained: start from the weights of cfg.init_from (a new fine-tuning run; a resumed one
+    loads its own checkpoint's weights instead).
+    """
+    gpt2_files = None
+    if cfg.tokenizer == "gpt2":  # GPT-2's vocabulary, from the folder or hub repository of init_from
+        gpt2_files = resolve(cfg.init_from, ("vocab.json", "merges.txt"))
     try:
         ds_dir = prepare(
             cfg.dataset,
@@ -74,6 +85,7 @@ def build(cfg: TrainConfig) -> tuple[GPT, AdamW, WarmupCosineLR, Tokenizer, dict
             source=cfg.data_source or None,
             tokenizer=cfg.tokenizer,
             vocab_size=cfg.bpe_vocab_size,
+            tokenizer_dir=gpt2_files,
             sha256=cfg.data_sha256 or None,
         )
     except ValueError as e:  # a corpus that is not the one expected (checksum), not UTF-8, too short
@@ -86,18 +98,30 @@ def build(cfg: TrainConfig) -> tuple[GPT, AdamW, WarmupCosineLR, Tokenizer, dict
                 f"--block_size {cfg.block_size}: must be below the {len(data)} tokens of the {split} split in {ds_dir}"
             )
     nn.manual_seed(cfg.seed)
-    model = GPT(
-        GPTConfig(
-            block_size=cfg.block_size,
-            vocab_size=tokenizer.vocab_size,
-            n_layer=cfg.n_layer,
-            n_head=cfg.n_head,
-            n_embd=cfg.n_embd,
-            dropout=cfg.dropout,
-            bias=cfg.bias,
-            gelu=cfg.gelu,
+    if pretrained:
+        try:
+            model = GPT.from_pretrained(cfg.init_from, dropout=cfg.dropout)
+        except ValueError as e:  # files that are not a GPT-2 this model can be
+            raise ConfigError(f"--init_from {cfg.init_from}: {e}") from e
+        model.crop_block_size(cfg.block_size)  # GPT-2 knows 1024 positions; fine-tuning uses the first block_size
+        model.train()
+        if model.config.vocab_size != tokenizer.vocab_size:
+            raise ConfigError(
+                f"--init_from {cfg.init_from}: its model has {model.config.vocab_size} tokens, its tokenizer {tokenizer.vocab_size}"
+            )
+    else:
+        model = GPT(
+            GPTConfig(
+                block_size=cfg.block_size,
+                vocab_size=tokenizer.vocab_size,
+                n_layer=cfg.n_layer,
+                n_head=cfg.n_head,
+                n_embd=cfg.n_embd,
+                dropout=cfg.dropout,
+                bias=cfg.bias,
+                gelu=cfg.gelu,
+            )
         )
-    )
     groups = configure_weight_decay(model.named_parameters(), cfg.weight_decay)
     optimizer = AdamW(groups, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2))
     scheduler = WarmupCosineLR(
@@ -196,6 +220,20 @@ def _flags(values: dict[str, Any]) -> list[str]:
     return [s for k, v in values.items() for s in (f"--{k}", f"{v:g}" if isinstance(v, float) else str(v))]
 
 
+def pretrained_sizes(cfg: TrainConfig) -> TrainConfig:
+    """cfg with the sizes of the pretrained model of cfg.init_from (its config.json), checked against block_size."""
+    folder = resolve(cfg.init_from, ("config.json",))
+    try:
+        hf = config_from_hf(json.loads((folder / "config.json").read_text(encoding="utf-8")))
+    except (ValueError, json.JSONDecodeError) as e:
+        raise ConfigError(f"--init_from {cfg.init_from}: {e}") from e
+    if cfg.block_size > hf.block_size:
+        raise ConfigError(
+            f"--block_size {cfg.block_size}: must be at most the {hf.block_size} positions of {cfg.init_from}"
+        )
+    return dataclasses.replace(cfg, n_layer=hf.n_layer, n_head=hf.n_head, n_embd=hf.n_embd, bias=hf.bias, gelu=hf.gelu)
+
+
 def train(
     cfg: TrainConfig, on_step: Callable[[int, float, GPT], None] | None = None, given: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -205,6 +243,7 @@ def train(
     checkpoint (None: every field of cfg counts as asked). on_step(it, loss, model), if given,
     is called after every iteration (tests use it).
     """
+    cfg = with_init_from(cfg, given)  # a pretrained model brings its tokenizer, gpt2
     validate(cfg)
     cfg = dataclasses.replace(cfg, out_dir=str(cfg.run_dir))
     out_dir = Path(cfg.out_dir)
@@ -212,8 +251,12 @@ def train(
     with contextlib.ExitStack() as run_scope:
         run_scope.enter_context(claim(out_dir, cfg.resume))  # locked for this run; stale temporary files removed
         cfg, ck = open_run(cfg, given)  # refuses to start over a run; on --resume, its checkpoint
+        if ck is None and cfg.init_from != "scratch":
+            cfg = pretrained_sizes(cfg)
         validate(cfg)
-        model, optimizer, scheduler, tokenizer, splits = build(cfg)
+        model, optimizer, scheduler, tokenizer, splits = build(
+            cfg, pretrained=ck is None and cfg.init_from != "scratch"
+        )
         rng = np.random.default_rng(cfg.seed)  # the training batches' generator
         it, best_val, saved_at = 0, math.inf, None  # saved_at: the iteration last.npz holds
         if ck is not None:
@@ -225,7 +268,7 @@ def train(
         metrics = run_scope.enter_context(MetricsLog(out_dir / "metrics.csv", ck["metrics_rows"] if ck else None))
         stop = run_scope.enter_context(_StopFlag())
         start_it = it
-        tokens_per_iter = cfg.batch_size * cfg.block_size
+        tokens_per_iter = cfg.batch_size * cfg.block_size * cfg.gradient_accumulation_steps
         print(
             f"model: {model.num_parameters() / 1e6:.2f} M parameters, {model.flops_per_token() * tokens_per_iter / 1e9:.2f} GFLOP per iteration"
         )
@@ -252,12 +295,14 @@ def train(
                 break
 
             t0 = time.perf_counter()
-            x, y = get_batch(splits["train"], cfg.batch_size, cfg.block_size, rng)  # (B, T) each
-            _, loss = model(x, y)
-            loss_value = loss.item()
-            if not math.isfinite(loss_value):
-                raise _diverged(it, f"the training loss ({loss_value})", cfg, saved_at, ck)
-            loss.backward()
+            loss_value, passes = 0.0, cfg.gradient_accumulation_steps
+            for _ in range(passes):  # gradients add up over the passes (+=): one step of passes * B sequences
+                x, y = get_batch(splits["train"], cfg.batch_size, cfg.block_size, rng)  # (B, T) each
+                _, loss = model(x, y)
+                if not math.isfinite(loss.item()):
+                    raise _diverged(it, f"the training loss ({loss.item()})", cfg, saved_at, ck)
+                (loss / passes).backward()  # the mean over all passes' tokens, as one big batch would give
+                loss_value += loss.item() / passes
             if cfg.grad_clip > 0:
                 clip_grad_norm_(model.parameters(), cfg.grad_clip)
             lr = optimizer.param_groups[0]["lr"]
@@ -347,6 +392,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, CheckpointError) as e:
         return fail(str(e), 2)
     except TrainingDiverged as e:
+        return fail(str(e), 1)
+    except (DownloadError, ImportError) as e:  # a pretrained model: no internet, or the [hub] extra missing
         return fail(str(e), 1)
     except ConnectionError as e:  # the corpus could not be downloaded
         reason = getattr(e.__cause__, "reason", None) or e

@@ -8,6 +8,7 @@ state_dict moves between this model and PyTorch GPT implementations without rena
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -311,6 +312,22 @@ class GPT(nn.Module):
 
     def config_dict(self) -> dict[str, Any]:
         return asdict(self.config)
+
+    def crop_block_size(self, block_size: int) -> None:
+        """Keep only the first block_size positions (nanoGPT's surgery for fine-tuning GPT-2's 1024
+        on shorter contexts): the position table shrinks to (block_size, C); nothing else depends on it."""
+        if (
+            isinstance(block_size, bool)
+            or not isinstance(block_size, int)
+            or not 1 <= block_size <= self.config.block_size
+        ):
+            raise ValueError(
+                f"crop_block_size: block_size must be an int in 1..{self.config.block_size}, got {block_size!r}"
+            )
+        wpe = self.transformer.wpe
+        wpe.weight = nn.Parameter(wpe.weight.data[:block_size].copy())  # (block_size, C)
+        wpe.num_embeddings = block_size
+        self.config = dataclasses.replace(self.config, block_size=block_size)
 
     @classmethod
     def from_pretrained(cls, name_or_folder: str | Path, dropout: float = 0.0) -> GPT:

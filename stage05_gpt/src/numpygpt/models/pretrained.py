@@ -69,6 +69,10 @@ FIXED = {
 }
 
 
+class DownloadError(ConnectionError):
+    """A file of the Hugging Face hub could not be had (no internet, no such repository or file)."""
+
+
 def _need(module: str) -> Any:
     """Import an optional dependency, or fail with the pip command that installs it."""
     try:
@@ -190,7 +194,7 @@ def download(repo_id: str, files: tuple[str, ...], name: str) -> Path:
         try:
             paths.append(Path(hub.hf_hub_download(repo_id=repo_id, filename=filename)))
         except Exception as e:  # NOTE: the hub client raises HTTP, offline and missing-file errors of many types
-            raise ConnectionError(
+            raise DownloadError(
                 f"from_pretrained: could not get {filename} of {name!r} from the Hugging Face hub "
                 f"({type(e).__name__}: {e}). Without internet, copy a folder holding {' + '.join(files)} "
                 f"(e.g. from ~/.cache/huggingface/hub on a machine that has it) and pass its path: "

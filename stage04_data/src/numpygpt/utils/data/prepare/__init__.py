@@ -3,11 +3,13 @@
     python -m numpygpt.utils.data.prepare shakespeare                     # download (or reuse) and encode
     python -m numpygpt.utils.data.prepare shakespeare --source PATH       # from a local copy
     python -m numpygpt.utils.data.prepare shakespeare --tokenizer bpe --vocab-size 512
+    python -m numpygpt.utils.data.prepare shakespeare --tokenizer gpt2 --tokenizer-dir PATH   # GPT-2's own
 
 or from Python, ``prepare("shakespeare")``. It writes, under `data_dir`:
 
     tinyshakespeare.txt          the verified corpus (see corpus.fetch_corpus for where it comes from)
-    shakespeare_char/            one folder per tokenizer (shakespeare_bpe512/ for BPE with 512 tokens)
+    shakespeare_char/            one folder per tokenizer (shakespeare_bpe512/ for BPE with 512 tokens,
+                                 shakespeare_gpt2/ for GPT-2's tokenizer read from --tokenizer-dir)
         train.bin, val.bin       uint16 token ids: the first 90% and the last 10% of the encoded corpus
         tokenizer.json           the tokenizer (numpygpt.tokenizer.load_tokenizer reads it)
         meta.json                vocab size, token counts, the corpus's and every file's SHA-256
@@ -29,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from numpygpt.tokenizer import BPETokenizer, CharTokenizer
+from numpygpt.tokenizer import BPETokenizer, CharTokenizer, GPT2Tokenizer
+from numpygpt.tokenizer.byte_level import find_files
 
 from ..corpus import (
     TINY_SHAKESPEARE_BYTES,
@@ -42,7 +45,7 @@ from ..corpus import (
 
 FORMAT_VERSION = 1
 VAL_FRACTION = 0.1  # the last 10% of the tokens are the validation split, as in nanoGPT
-TOKENIZERS = ("char", "bpe")
+TOKENIZERS = ("char", "bpe", "gpt2")
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,8 @@ DATASETS: dict[str, CorpusSpec] = {
 
 
 def dataset_dir_name(name: str, tokenizer: str, vocab_size: int) -> str:
-    """The prepared folder's name: ``shakespeare_char`` or ``shakespeare_bpe512``."""
-    return f"{name}_char" if tokenizer == "char" else f"{name}_bpe{vocab_size}"
+    """The prepared folder's name: ``shakespeare_char``, ``shakespeare_bpe512`` or ``shakespeare_gpt2``."""
+    return f"{name}_bpe{vocab_size}" if tokenizer == "bpe" else f"{name}_{tokenizer}"
 
 
 def _up_to_date(out: Path, expected: dict[str, Any]) -> str | None:
@@ -95,6 +98,7 @@ def prepare(
     tokenizer: str = "char",
     vocab_size: int = 512,
     *,
+    tokenizer_dir: str | Path | None = None,
     url: str | None = None,
     sha256: str | None = None,
     verbose: bool = True,
@@ -105,8 +109,10 @@ def prepare(
         name: which corpus (a key of DATASETS: "shakespeare").
         data_dir: the data folder; the corpus and the prepared folder go inside it.
         source: a local copy of the corpus to use instead of downloading (also: $NUMPYGPT_DATA).
-        tokenizer: "char" (one token per character) or "bpe" (byte-level BPE trained on the corpus).
-        vocab_size: the BPE vocabulary size, 256..65536 (ignored for "char").
+        tokenizer: "char" (one token per character), "bpe" (byte-level BPE trained on the corpus), or
+            "gpt2" (GPT-2's tokenizer, read from `tokenizer_dir`: the vocabulary a pretrained GPT-2 knows).
+        vocab_size: the BPE vocabulary size, 256..65536 (used for "bpe" only).
+        tokenizer_dir: for "gpt2", the folder of its vocab.json + merges.txt (or encoder.json + vocab.bpe).
         url, sha256: override the corpus's download address and checksum (a mirror; tests).
         verbose: print what happens on stdout.
     Returns:
@@ -124,6 +130,10 @@ def prepare(
         raise ValueError(
             f"prepare: vocab_size must be in 256..65536 for BPE (ids are stored as uint16), got {vocab_size}"
         )
+    if (tokenizer == "gpt2") != (tokenizer_dir is not None):
+        raise ValueError(
+            "prepare: tokenizer_dir is for tokenizer='gpt2', which needs it (the folder of vocab.json + merges.txt)"
+        )
     say = print if verbose else (lambda *_: None)
     start = time.perf_counter()
     spec = DATASETS[name]
@@ -140,6 +150,8 @@ def prepare(
         "tokenizer": tokenizer,
         "requested_vocab_size": vocab_size if tokenizer == "bpe" else None,
     }
+    if tokenizer_dir is not None:  # another GPT-2 vocabulary is another encoding: its files' checksums say which
+        expected["tokenizer_files_sha256"] = [sha256_file(f) for f in find_files(tokenizer_dir, "prepare")]
     reason = _up_to_date(out, expected)
     if reason is None:
         say(f"prepare: {out} is up to date (all checksums verified); nothing to do")
@@ -150,8 +162,14 @@ def prepare(
     text = corpus.read_bytes().decode("utf-8")
     if not text:
         raise ValueError(f"prepare: the corpus {corpus} is empty")
-    tok: CharTokenizer | BPETokenizer
-    tok = CharTokenizer.from_text(text) if tokenizer == "char" else BPETokenizer.train(text, vocab_size)
+    tok: CharTokenizer | BPETokenizer | GPT2Tokenizer
+    if tokenizer == "char":
+        tok = CharTokenizer.from_text(text)
+    elif tokenizer == "bpe":
+        tok = BPETokenizer.train(text, vocab_size)
+    else:
+        assert tokenizer_dir is not None
+        tok = GPT2Tokenizer.from_pretrained(tokenizer_dir)
     if tok.vocab_size > 65536:
         raise ValueError(f"prepare: vocab_size {tok.vocab_size} does not fit uint16 token files (at most 65536)")
     ids = tok.encode_array(text, dtype=np.uint16)  # (N,)
@@ -201,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default="data", help="the data folder (default: ./data)")
     parser.add_argument("--tokenizer", default="char", choices=TOKENIZERS, help="token kind (default: char)")
     parser.add_argument("--vocab-size", type=int, default=512, help="BPE vocabulary size (default: 512)")
+    parser.add_argument("--tokenizer-dir", help="for --tokenizer gpt2: the folder of GPT-2's vocab.json + merges.txt")
     parser.add_argument("--url", help="download from this mirror instead of the canonical address")
     parser.add_argument("--sha256", help="expect this checksum instead of the known one (another text)")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -212,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
             source=args.source,
             tokenizer=args.tokenizer,
             vocab_size=args.vocab_size,
+            tokenizer_dir=args.tokenizer_dir,
             url=args.url,
             sha256=args.sha256,
             verbose=not args.quiet,
