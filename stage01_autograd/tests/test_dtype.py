@@ -105,3 +105,41 @@ def test_gradient_of_a_float32_tensor_given_as_float64_array() -> None:
     (x * 3).backward(np.array([1.0, 1.0]))
     assert x.grad.dtype == np.float32
     np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+
+
+# ----- NumPy scalars are numbers, as in PyTorch --------------------------------------------------
+NUMPY_SCALARS = [np.float64(2.0), np.float32(2.0), np.float16(2.0), np.int64(2), np.int32(2), np.uint8(2)]
+SCALAR_OPS: dict[str, Callable[[Tensor, object], Tensor]] = {
+    "add": lambda x, s: x + s,
+    "radd": lambda x, s: s + x,
+    "sub": lambda x, s: x - s,
+    "rsub": lambda x, s: s - x,
+    "mul": lambda x, s: x * s,
+    "rmul": lambda x, s: s * x,
+    "div": lambda x, s: x / s,
+    "rdiv": lambda x, s: s / x,
+    "pow": lambda x, s: x**s,
+    "rpow": lambda x, s: s**x,
+    "maximum": lambda x, s: ag.maximum(x, s),
+    "where": lambda x, s: ag.where(x > 1, x, s),
+}
+
+
+@pytest.mark.parametrize("scalar", NUMPY_SCALARS, ids=lambda s: type(s).__name__)
+@pytest.mark.parametrize("name", list(SCALAR_OPS))
+def test_numpy_scalars_act_as_the_python_numbers_they_hold(name: str, scalar: np.generic) -> None:
+    """`np.float32(2) ** t` works and `t * np.float64(2)` stays float32: PyTorch treats a NumPy
+    scalar as the Python number it holds, and so does every op here."""
+    x = Tensor(np.array([[0.5, 1.5, 2.0]], dtype=np.float32), requires_grad=True)
+    y, expected = SCALAR_OPS[name](x, scalar), SCALAR_OPS[name](x, scalar.item())
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y.data, expected.data)
+    y.backward(np.ones(y.shape, dtype=np.float32))
+    assert x.grad.dtype == np.float32
+
+
+def test_numpy_bools_and_comparisons_with_numpy_scalars() -> None:
+    x = Tensor([0.5, 1.5])
+    assert (x + np.bool_(True)).dtype == np.float32
+    assert (x > np.float64(1.0)).tolist() == [False, True]
+    assert (Tensor([1, 2]) * np.int8(3)).dtype == Tensor([1, 2]).dtype  # an int tensor stays int

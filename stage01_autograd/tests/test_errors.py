@@ -47,8 +47,14 @@ def test_comparison_shapes_that_do_not_broadcast() -> None:
 
 
 def test_broadcast_to_a_smaller_shape() -> None:
-    with pytest.raises(ValueError, match=r"BroadcastTo: .*\(inputs: \(2, 3\) float32\)"):
+    msg = (
+        "broadcast_to: the expanded size 3 must match the existing size 2 at non-singleton dimension 0 "
+        "(sizes (3, 3), tensor shape (2, 3))"
+    )
+    with pytest.raises(ValueError, match=re.escape(msg)):
         m23().broadcast_to((3, 3))
+    with pytest.raises(ValueError, match=re.escape(msg.replace("broadcast_to", "expand"))):
+        m23().expand(3, 3)
 
 
 def test_expand_with_too_few_sizes() -> None:
@@ -99,7 +105,7 @@ def test_dim_out_of_range(op: Callable, name: str) -> None:
 def test_dim_repeated_or_not_an_int() -> None:
     with pytest.raises(ValueError, match=re.escape("sum: dim (0, -2) repeats a dimension")):
         m23().sum((0, -2))
-    with pytest.raises(TypeError, match="mean: dim must be an int, got float"):
+    with pytest.raises(TypeError, match="mean: dim must be an int, got 1.0"):
         m23().mean(1.0)
 
 
@@ -120,7 +126,8 @@ def test_reshape_to_the_wrong_size() -> None:
 
 
 def test_index_out_of_range() -> None:
-    with pytest.raises(IndexError, match=r"GetItem: index 5 is out of bounds.*\(inputs: \(2, 3\) float32\)"):
+    msg = r"GetItem: invalid index \(slice\(None, None, None\), \[0, 5\]\): index 5 is out of bounds.*\(inputs: \(2, 3\) float32\)"
+    with pytest.raises(IndexError, match=msg):
         m23()[:, [0, 5]]
 
 
@@ -136,8 +143,12 @@ def test_cat_and_stack_inputs() -> None:
 
 
 def test_reductions_with_nothing_to_reduce() -> None:
-    with pytest.raises(ValueError, match=re.escape("max: cannot take the maximum of an empty tensor of shape (0, 3)")):
+    msg = "max: cannot take the maximum over an empty dimension of a tensor of shape (0, 3)"
+    with pytest.raises(ValueError, match=re.escape(msg)):
         Tensor(np.ones((0, 3))).max()
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        Tensor(np.ones((0, 3))).max(0)
+    assert Tensor(np.ones((0, 3))).max(1).shape == (0,)  # nothing empty is reduced: as PyTorch, no error
     with pytest.raises(ValueError, match="var: 1 elements with correction=1 leave no degrees of freedom"):
         Tensor(np.ones((1, 3))).var(0)
 

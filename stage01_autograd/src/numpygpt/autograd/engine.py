@@ -14,12 +14,14 @@ from typing import Any
 import numpy as np
 
 from . import mode
+from .checks import check_bool, show
 from .function import Function, creation_chain
-from .tensor import Tensor
+from .tensor import Tensor, is_operand
 
 
 def backward(root: Tensor, gradient: Any = None, create_graph: bool = False) -> None:
     """Accumulate d(root)/d(leaf), times `gradient`, into the .grad of every leaf."""
+    create_graph = check_bool("backward", "create_graph", create_graph)
     if not root.requires_grad:
         raise RuntimeError(
             f"backward: this tensor (shape {root.shape}) does not require grad and was not made "
@@ -33,7 +35,14 @@ def backward(root: Tensor, gradient: Any = None, create_graph: bool = False) -> 
             )
         grad = Tensor(np.ones_like(root.data))
     else:
-        grad = gradient if isinstance(gradient, Tensor) else Tensor(np.asarray(gradient, dtype=root.dtype))
+        if not isinstance(gradient, Tensor) and not is_operand(gradient):
+            raise TypeError(f"backward: gradient must be a Tensor, an array or a number, got {show(gradient)}")
+        try:
+            grad = gradient if isinstance(gradient, Tensor) else Tensor(np.asarray(gradient))
+        except (ValueError, TypeError) as e:  # a ragged list, strings or complex numbers
+            raise type(e)(f"backward: gradient must hold numbers: {e}") from None
+        if grad.dtype != root.dtype:
+            grad = Tensor(grad.data.astype(root.dtype))
         if grad.shape != root.shape:
             raise ValueError(f"backward: gradient shape {grad.shape} does not match the tensor's shape {root.shape}")
 

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from . import mode
+from .checks import check_callable
 from .tensor import Tensor, scalar_array
 
 
@@ -107,6 +108,8 @@ def once_differentiable(backward: Callable[..., Any]) -> Callable[..., Any]:
     gradient) and returns arrays (or None); `create_graph=True` through it is a clear error.
     (PyTorch: torch.autograd.function.once_differentiable.)
     """
+
+    check_callable("once_differentiable", "backward", backward)
 
     @functools.wraps(backward)
     def wrapper(self: Function, *grads: Tensor | None) -> tuple[Tensor | None, ...]:

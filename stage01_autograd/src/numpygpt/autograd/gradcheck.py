@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .checks import check_bool, check_callable, check_int, check_real, show
 from .mode import no_grad
 from .tensor import Tensor
 
@@ -26,12 +27,25 @@ class GradcheckError(RuntimeError):
     """A backward pass disagrees with central differences."""
 
 
-def _outputs(out: Any) -> tuple[Tensor, ...]:
+def _outputs(out: Any, op: str) -> tuple[Tensor, ...]:
     outs = out if isinstance(out, (tuple, list)) else (out,)
     for o in outs:
         if not isinstance(o, Tensor):
-            raise TypeError(f"gradcheck: fn must return Tensors, got {type(o).__name__}")
+            raise TypeError(f"{op}: fn must return Tensors, got {type(o).__name__}")
     return tuple(outs)
+
+
+def _check_eps(op: str, eps: float) -> None:
+    if check_real(op, "eps", eps, min=0.0) == 0:
+        raise ValueError(f"{op}: eps must be > 0, got 0 (the difference quotient divides by 2 eps)")
+
+
+def _check_inputs(op: str, inputs: Sequence[Tensor]) -> None:
+    if not isinstance(inputs, (list, tuple)):
+        raise TypeError(f"{op}: inputs must be a list or tuple of Tensors, got {show(inputs)}")
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{op}: inputs must be Tensors, got {show(x)} as input {i}")
 
 
 def numerical_vjp(
@@ -43,9 +57,21 @@ def numerical_vjp(
 
     def objective() -> float:
         with no_grad():
-            outs = _outputs(fn(*inputs))
+            outs = _outputs(fn(*inputs), "numerical_vjp")
+        if [o.shape for o in outs] != [g.shape for g in grads]:
+            raise ValueError(
+                f"numerical_vjp: grads must be one array per output of fn, of its shape: the outputs have shapes "
+                f"{[o.shape for o in outs]}, the grads {[g.shape for g in grads]}"
+            )
         return float(sum(np.sum(o.data.astype(np.float64) * g) for o, g in zip(outs, grads, strict=True)))
 
+    check_callable("numerical_vjp", "fn", fn)
+    _check_inputs("numerical_vjp", inputs)
+    _check_eps("numerical_vjp", eps)
+    try:
+        grads = [np.asarray(g.data if isinstance(g, Tensor) else g, dtype=np.float64) for g in grads]
+    except (ValueError, TypeError) as e:
+        raise TypeError(f"numerical_vjp: grads must be arrays of numbers, one per output of fn ({e})") from None
     result: list[np.ndarray | None] = []
     for x in inputs:
         if not x.requires_grad:
@@ -89,7 +115,15 @@ def gradcheck(
     Returns:
         True when every checked input's gradient agrees.
     """
-    checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    check_callable("gradcheck", "fn", fn)
+    _check_inputs("gradcheck", inputs)
+    _check_eps("gradcheck", eps)
+    # NOTE: a NaN tolerance would pass every gradient (NaN compares false), so it is refused.
+    check_real("gradcheck", "atol", atol, min=0.0)
+    check_real("gradcheck", "rtol", rtol, min=0.0)
+    check_int("gradcheck", "seed", seed, min=0)
+    check_bool("gradcheck", "raise_exception", raise_exception)
+    checked = [i for i, x in enumerate(inputs) if x.requires_grad]
     if not checked:
         raise ValueError("gradcheck: no input has requires_grad=True, so there is nothing to check")
     for i in checked:
@@ -99,7 +133,7 @@ def gradcheck(
                 f"float64 inputs (float32 rounding swamps a difference of eps={eps})"
             )
     rng = np.random.default_rng(seed)
-    outs = _outputs(fn(*inputs))
+    outs = _outputs(fn(*inputs), "gradcheck")
     grads = [rng.standard_normal(o.shape) for o in outs]
 
     saved = [x.grad for x in inputs]

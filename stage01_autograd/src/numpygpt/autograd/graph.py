@@ -6,12 +6,15 @@ output, the reverse of the creator links that backward follows.
 
 from __future__ import annotations
 
+from .checks import show
 from .function import Function
 from .tensor import Tensor
 
 
-def _walk(root: Tensor) -> tuple[list[Tensor], list[Function]]:
+def _walk(root: Tensor, op: str) -> tuple[list[Tensor], list[Function]]:
     """Every tensor and Function in the graph that produced `root`, each once."""
+    if not isinstance(root, Tensor):
+        raise TypeError(f"{op}: root must be a Tensor, got {show(root)}")
     tensors: dict[int, Tensor] = {id(root): root}
     functions: dict[int, Function] = {}
     stack = [root.creator] if root.creator is not None else []
@@ -56,7 +59,7 @@ def _ids(tensors: list[Tensor], functions: list[Function]) -> dict[int, str]:
 
 def to_mermaid(root: Tensor) -> str:
     """A Mermaid `graph LR` of the graph that produced `root`, ready to paste into Markdown."""
-    tensors, functions = _walk(root)
+    tensors, functions = _walk(root, "to_mermaid")
     ids = _ids(tensors, functions)
     lines = ["graph LR"]
     lines += [f'    {ids[id(t)]}["{_label(t)}"]' for t in tensors]
@@ -67,7 +70,7 @@ def to_mermaid(root: Tensor) -> str:
 
 def to_dot(root: Tensor) -> str:
     """Graphviz DOT text of the graph that produced `root` (render with `dot -Tpng`)."""
-    tensors, functions = _walk(root)
+    tensors, functions = _walk(root, "to_dot")
     ids = _ids(tensors, functions)
     lines = ["digraph G {", "    rankdir=LR;"]
     lines += [f'    {ids[id(t)]} [shape=box, label="{_label(t)}"];' for t in tensors]

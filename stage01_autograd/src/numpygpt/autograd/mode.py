@@ -12,6 +12,8 @@ import inspect
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
+from .checks import check_bool, check_callable
+
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 _grad_enabled = True
@@ -37,6 +39,7 @@ class _GradMode:
         _grad_enabled = self.prev
 
     def __call__(self, fn: _F) -> _F:
+        check_callable(type(self).__name__, "the decorated object", fn)
         mode = self.mode
         if inspect.isgeneratorfunction(fn):
             return _wrap_generator(fn, mode)  # type: ignore[return-value]  # same signature as fn, via functools.wraps
@@ -99,7 +102,7 @@ class set_grad_enabled(_GradMode):
 
     def __init__(self, mode: bool) -> None:
         global _grad_enabled
-        self.mode = bool(mode)
+        self.mode = check_bool("set_grad_enabled", "mode", mode)
         self.prev = _grad_enabled
         _grad_enabled = self.mode
 

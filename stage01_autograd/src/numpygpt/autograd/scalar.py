@@ -11,13 +11,39 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import numpy as np
+
+from .checks import is_real, show
+
 Number = int | float
+
+
+def _pow(a: float, k: float) -> float:
+    """a ** k as floating point gives it (PyTorch too): inf where it overflows, nan for a negative
+    base and a fractional k. Python's own a ** k would raise OverflowError or ZeroDivisionError,
+    or return a complex number."""
+    with np.errstate(all="ignore"):
+        return float(np.float64(a) ** k)
+
+
+def _exp(x: float) -> float:
+    """e ** x, inf where it overflows (math.exp would raise OverflowError)."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
 
 
 class Scalar:
     """A number with a gradient: supports + - * / **, unary -, exp, log, tanh, relu, sigmoid."""
 
+    # NumPy must hand `ndarray + Scalar` to Scalar.__radd__ (which refuses it), not apply it
+    # to every element and return an array of Scalars.
+    __array_ufunc__ = None
+
     def __init__(self, data: Number, _prev: tuple[Scalar, ...] = (), _op: str = "") -> None:
+        if not is_real(data):
+            raise TypeError(f"Scalar: data must be a number (int or float), got {show(data)}")
         self.data = float(data)
         self.grad = 0.0
         self._prev = _prev
@@ -28,7 +54,7 @@ class Scalar:
     def _wrap(x: Scalar | Number) -> Scalar:
         if isinstance(x, Scalar):
             return x
-        if isinstance(x, (int, float)) and not isinstance(x, bool):
+        if is_real(x):  # Python and NumPy numbers, not bools
             return Scalar(x)
         raise TypeError(f"Scalar: cannot combine with {type(x).__name__}")
 
@@ -57,20 +83,22 @@ class Scalar:
         return out
 
     def __pow__(self, k: Number) -> Scalar:
-        if not isinstance(k, (int, float)):
+        if not is_real(k):
             raise TypeError("Scalar ** only takes a number exponent")
-        out = Scalar(self.data**k, (self,), f"**{k}")
+        k = float(k)
+        out = Scalar(_pow(self.data, k), (self,), f"**{k:g}")
 
         def _backward() -> None:
-            self.grad += k * self.data ** (k - 1) * out.grad
+            self.grad += k * _pow(self.data, k - 1) * out.grad
 
         out._backward = _backward
         return out
 
     def __rpow__(self, base: Number) -> Scalar:
-        if not isinstance(base, (int, float)) or base <= 0:
+        if not is_real(base) or not base > 0:
             raise ValueError(f"number ** Scalar needs a positive base, got {base!r}")
-        out = Scalar(base**self.data, (self,), f"{base}**")
+        base = float(base)
+        out = Scalar(_pow(base, self.data), (self,), f"{base:g}**")
 
         def _backward() -> None:
             self.grad += out.data * math.log(base) * out.grad
@@ -89,7 +117,7 @@ class Scalar:
         return out
 
     def exp(self) -> Scalar:
-        e = math.exp(self.data)
+        e = _exp(self.data)
         return self._unary(e, e, "exp")
 
     def log(self) -> Scalar:

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .checks import check_bool, check_dtype, check_shape, show
+
 if TYPE_CHECKING:
     from .function import Function
 
@@ -27,12 +29,17 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     """`data` as an ndarray; a Python float list becomes float32, as in PyTorch."""
     if isinstance(data, Tensor):
         data = data.data
-    if isinstance(data, (np.ndarray, np.generic)):
+    if dtype is not None:
+        dtype = check_dtype("Tensor", "dtype", dtype)
+    try:
         arr = np.asarray(data, dtype=dtype)
-    else:
-        arr = np.asarray(data, dtype=dtype)
-        if dtype is None and arr.dtype == np.float64:
-            arr = arr.astype(DEFAULT_DTYPE)
+    except (ValueError, TypeError, OverflowError) as e:  # [1, [2, 3]], "abc" as float, 2**70
+        kind = TypeError if isinstance(e, TypeError) else ValueError
+        raise kind(
+            f"Tensor: data must be numbers in a (nested) sequence of regular shape, got {show(data)}: {e}"
+        ) from None
+    if dtype is None and arr.dtype == np.float64 and not isinstance(data, (np.ndarray, np.generic)):
+        arr = arr.astype(DEFAULT_DTYPE)
     if arr.dtype.kind not in "biuf":
         raise TypeError(
             f"Tensor: data must be numbers (bool, int or float), got dtype {arr.dtype} from {type(data).__name__}"
@@ -44,11 +51,12 @@ def scalar_array(x: Any, like: Tensor | None) -> np.ndarray:
     """A Python number as a 0-d array that does not upcast the Tensor it meets.
 
     NOTE: `float32_tensor * 2.0` must stay float32; converting 2.0 on its own would give a
-    float64 array and NumPy would then promote the result to float64.
+    float64 array and NumPy would then promote the result to float64. A NumPy scalar counts
+    as the Python number it holds (as in PyTorch): `float32_tensor * np.float64(2)` is float32.
     """
-    if isinstance(x, (np.ndarray, np.generic)) or like is None:
-        return _to_array(x)
-    if not isinstance(x, (bool, int, float)):
+    if isinstance(x, np.generic) and x.dtype.kind in "biuf":
+        x = x.item()
+    if like is None or not isinstance(x, (bool, int, float)):
         return _to_array(x)
     if like.dtype.kind == "f":
         return np.asarray(x, dtype=like.dtype)
@@ -82,11 +90,13 @@ class Tensor:
         self.grad: Tensor | None = None
         self.creator: Function | None = None
         self.generation = 0
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Tensor: name must be a str or None, got {show(name)}")
         self.name = name
         self._retain_grad = False
         self.requires_grad = False
-        if requires_grad:
-            self.requires_grad_(True)
+        if requires_grad is not False:  # NOTE: the common case costs one identity test
+            self.requires_grad_(check_bool("Tensor", "requires_grad", requires_grad))
 
     # ----- properties ---------------------------------------------------------------------
     @property
@@ -112,7 +122,12 @@ class Tensor:
         return self.creator is None
 
     def size(self, dim: int | None = None) -> Shape | int:
-        return self.shape if dim is None else self.shape[dim]
+        if dim is None:
+            return self.shape
+        d = ops.dims.normalize_dim(dim, self.ndim, "size")
+        if self.ndim == 0:
+            raise IndexError(f"size: a 0-d tensor has no dimensions, got dim {dim}")
+        return self.shape[d]
 
     def numel(self) -> int:
         return int(self.data.size)
@@ -125,6 +140,7 @@ class Tensor:
     # ----- autograd -----------------------------------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set requires_grad in place (leaves only, floating point only); returns self."""
+        requires_grad = check_bool("requires_grad_", "requires_grad", requires_grad)
         if requires_grad and self.dtype.kind != "f":
             raise TypeError(f"requires_grad: only floating point tensors can require gradients, got dtype {self.dtype}")
         if not requires_grad and self.creator is not None:
@@ -235,24 +251,26 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor:
         return ops.getitem(self, index)
 
-    # Comparisons return bool tensors that carry no gradient.
+    # Comparisons return bool tensors that carry no gradient. With anything that is not numbers
+    # (None, a str, a Module) they return NotImplemented, so that Python answers as it does for
+    # PyTorch: `t == None` is False and `t < "a"` a TypeError naming both types.
     def __lt__(self, other: Any) -> Tensor:
-        return ops.compare(self, other, np.less)
+        return ops.compare(self, other, np.less) if is_operand(other) else NotImplemented
 
     def __le__(self, other: Any) -> Tensor:
-        return ops.compare(self, other, np.less_equal)
+        return ops.compare(self, other, np.less_equal) if is_operand(other) else NotImplemented
 
     def __gt__(self, other: Any) -> Tensor:
-        return ops.compare(self, other, np.greater)
+        return ops.compare(self, other, np.greater) if is_operand(other) else NotImplemented
 
     def __ge__(self, other: Any) -> Tensor:
-        return ops.compare(self, other, np.greater_equal)
+        return ops.compare(self, other, np.greater_equal) if is_operand(other) else NotImplemented
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]  # elementwise (NumPy, PyTorch): a Tensor, not a bool
-        return ops.compare(self, other, np.equal)
+        return ops.compare(self, other, np.equal) if is_operand(other) else NotImplemented
 
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]  # elementwise (NumPy, PyTorch): a Tensor, not a bool
-        return ops.compare(self, other, np.not_equal)
+        return ops.compare(self, other, np.not_equal) if is_operand(other) else NotImplemented
 
     # Tensors are compared with ==, so hashing must be by identity (sets of parameters).
     __hash__ = object.__hash__
@@ -328,32 +346,50 @@ class Tensor:
         return ops.broadcast_to(self, shape)
 
 
+def is_operand(x: Any) -> bool:
+    """Could `x` be the other side of an arithmetic or comparison operator (numbers, arrays)?"""
+    return isinstance(x, (Tensor, np.ndarray, np.generic, int, float, list, tuple))
+
+
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     """Make a leaf Tensor (PyTorch: torch.tensor)."""
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
-def zeros(*shape: Any, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.zeros(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
+def zeros(*size: Any, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros: zeros(2, 3) or zeros((2, 3)) (PyTorch: torch.zeros)."""
+    return _filled("zeros", np.zeros, size, dtype, requires_grad)
 
 
-def ones(*shape: Any, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.ones(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
+def ones(*size: Any, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones: ones(2, 3) or ones((2, 3)) (PyTorch: torch.ones)."""
+    return _filled("ones", np.ones, size, dtype, requires_grad)
 
 
 def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.zeros_like(t.data), requires_grad=requires_grad)
+    """Zeros of t's shape and dtype (PyTorch: torch.zeros_like)."""
+    t = _tensor_arg("zeros_like", t)
+    return _filled("zeros_like", np.zeros, t.shape, t.dtype, requires_grad)
 
 
 def ones_like(t: Tensor, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.ones_like(t.data), requires_grad=requires_grad)
+    """Ones of t's shape and dtype (PyTorch: torch.ones_like)."""
+    t = _tensor_arg("ones_like", t)
+    return _filled("ones_like", np.ones, t.shape, t.dtype, requires_grad)
 
 
-def _shape_arg(shape: tuple[Any, ...]) -> Shape:
-    """Accept both f(2, 3) and f((2, 3)), as PyTorch does."""
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        return tuple(shape[0])
-    return tuple(shape)
+def _filled(op: str, fill: Any, size: tuple[Any, ...], dtype: Any, requires_grad: bool) -> Tensor:
+    """A new tensor from np.zeros or np.ones, every argument checked and named after `op`."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):  # f(2, 3) or f((2, 3)), as PyTorch
+        size = tuple(size[0])
+    shape, dt = check_shape(op, "size", size), check_dtype(op, "dtype", dtype)
+    return Tensor(fill(shape, dtype=dt), requires_grad=check_bool(op, "requires_grad", requires_grad))
+
+
+def _tensor_arg(op: str, t: Any) -> Tensor:
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {show(t)}")
+    return t
 
 
 # Imported last: ops and engine need the Tensor class defined above.

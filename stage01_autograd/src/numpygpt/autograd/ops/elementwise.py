@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import check_dtype, is_bool, is_real
 from ..function import Function
 from ..tensor import Tensor, scalar_array
 from .shape import sum_to
@@ -257,15 +258,21 @@ def neg(x: Tensor) -> Tensor:
 
 
 def pow(base: Any, exponent: Any) -> Tensor:
-    """Tensor ** number or number ** Tensor (a Tensor exponent with a Tensor base is not supported)."""
+    """Tensor ** number or number ** Tensor (a Tensor exponent with a Tensor base is not supported).
+
+    The number may be a Python or a NumPy scalar; either way it is used as the Python number
+    it holds, so it never changes the tensor's dtype.
+    """
     if isinstance(base, Tensor) and not isinstance(exponent, Tensor):
-        if not isinstance(exponent, (int, float)):
+        if not (is_real(exponent) or is_bool(exponent)):
             raise TypeError(f"pow: the exponent must be a Python number, got {type(exponent).__name__}")
-        return PowConst(exponent)(base)
+        return PowConst(exponent.item() if isinstance(exponent, np.generic) else exponent)(base)
     if isinstance(exponent, Tensor) and not isinstance(base, Tensor):
-        if not isinstance(base, (int, float)) or base <= 0:
+        if not is_real(base):
+            raise TypeError(f"pow: number ** Tensor needs a number base, got {type(base).__name__}")
+        if not base > 0:
             raise ValueError(f"pow: number ** Tensor needs a positive number base, got {base!r}")
-        return RPowConst(base)(exponent)
+        return RPowConst(float(base))(exponent)
     raise TypeError("pow: Tensor ** Tensor is not supported; use a Python number on one side")
 
 
@@ -307,21 +314,41 @@ def minimum(a: Any, b: Any) -> Tensor:
 
 def where(condition: Any, x: Any, other: Any) -> Tensor:
     """Elementwise `x if condition else other` (PyTorch: torch.where); condition gets no gradient."""
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    try:
+        cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    except ValueError as e:  # a ragged list
+        raise ValueError(f"where: condition must be a bool tensor: {e}") from None
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
+    try:  # x against other, and what x and other are made of, is Where's to report (below)
+        shapes = [np.shape(v.data if isinstance(v, Tensor) else v) for v in (x, other)]
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        shapes = []
+    if shapes:
+        try:
+            np.broadcast_shapes(cond.shape, *shapes)
+        except ValueError:
+            raise ValueError(
+                f"where: condition of shape {cond.shape} does not broadcast with x {shapes[0]} and other {shapes[1]}"
+            ) from None
     return Where(cond)(x, other)
 
 
 def cast(x: Tensor, dtype: Any) -> Tensor:
-    if x.dtype == np.dtype(dtype):
+    """x converted to `dtype`, a bool, int or float dtype (PyTorch: tensor.to(dtype))."""
+    dt = check_dtype("astype", "dtype", dtype)
+    if x.dtype == dt:
         return x
-    return Cast(dtype)(x)
+    return Cast(dt)(x)
 
 
 def compare(a: Tensor, b: Any, op: Callable[..., np.ndarray]) -> Tensor:
     """A comparison such as a < b: a bool tensor, outside the graph (it has no gradient)."""
-    bd = b.data if isinstance(b, Tensor) else scalar_array(b, a)
+    try:
+        bd = b.data if isinstance(b, Tensor) else scalar_array(b, a)
+    except (ValueError, TypeError) as e:
+        raise type(e)(f"{op.__name__}: {e}") from None
     try:
         return Tensor(op(a.data, bd))
     except ValueError as e:

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..function import Function
 from ..tensor import Tensor
-from .shape import reshape, sum_to
+from .shape import as_tensor, reshape, sum_to
 
 
 def _mT(x: Tensor) -> Tensor:
@@ -37,11 +37,7 @@ class MatMul(Function):
 
 def matmul(a: Any, b: Any) -> Tensor:
     """a @ b. 1-D operands are treated as a row (left) or column (right) vector, as in NumPy."""
-    try:
-        a = a if isinstance(a, Tensor) else Tensor(a)
-        b = b if isinstance(b, Tensor) else Tensor(b)
-    except (ValueError, TypeError) as e:
-        raise type(e)(f"matmul: {e}") from e
+    a, b = as_tensor("matmul", a), as_tensor("matmul", b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
     if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
@@ -56,6 +52,11 @@ def matmul(a: Any, b: Any) -> Tensor:
             f"matmul: batch dimensions {a.shape[:-2]} and {b.shape[:-2]} do not broadcast "
             f"(shapes {a.shape} @ {b.shape})"
         ) from None
+    if a.dtype != b.dtype:  # NOTE: NumPy would promote float32 @ float64 to float64 silently; PyTorch refuses
+        raise TypeError(
+            f"matmul: both operands must have the same dtype, got {a.dtype} and {b.dtype} "
+            f"(shapes {a.shape} @ {b.shape}); convert one with .astype()"
+        )
     if a.ndim > 1 and b.ndim > 1:
         return MatMul()(a, b)
     # A vector becomes a one-row (left) or one-column (right) matrix, then loses that dimension.

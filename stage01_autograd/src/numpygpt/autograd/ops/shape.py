@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import check_shape, show
 from ..function import Function
 from ..tensor import Shape, Tensor
 from .dims import normalize_dim, normalize_dims
@@ -25,6 +26,12 @@ def _sum_to_array(x: np.ndarray, shape: Shape) -> np.ndarray:
     y = x.sum(axis=axes, keepdims=True) if axes else x
     return y.reshape(shape) if lead or y.shape != shape else y
     # end exercise 1.6
+
+
+def _same_shape(x: Any, shape: Any) -> bool:
+    """x.shape == shape: cheap for the usual call (a Tensor and a tuple of ints), safe for any other."""
+    # NOTE: (2.0, 3) == (2, 3) in Python: only ints may take the fast path.
+    return isinstance(x, Tensor) and type(shape) is tuple and all(type(n) is int for n in shape) and x.shape == shape
 
 
 class SumTo(Function):
@@ -42,6 +49,14 @@ class SumTo(Function):
 
 def sum_to(x: Tensor, shape: Shape) -> Tensor:
     """x summed down to `shape` (a no-op when the shape already matches)."""
+    if not _same_shape(x, shape):  # NOTE: equal shapes, the usual case in a backward, skip the checks
+        x, shape = as_tensor("sum_to", x), check_shape("sum_to", "shape", shape)
+        try:
+            fits = np.broadcast_shapes(shape, x.shape) == x.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"sum_to: shape {shape} does not broadcast to the tensor's shape {x.shape}")
     if x.shape == tuple(shape):
         return x
     return SumTo(shape)(x)
@@ -61,20 +76,33 @@ class BroadcastTo(Function):
 
 
 def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
-    if x.shape == tuple(shape):
+    """x broadcast to `shape` (PyTorch: torch.broadcast_to); -1 keeps that dimension's size."""
+    if _same_shape(x, shape):  # NOTE: the usual case in every backward, checked before anything else
         return x
-    return BroadcastTo(tuple(shape))(x)
+    return expand(x, shape, op="broadcast_to")
 
 
-def expand(x: Tensor, *sizes: Any) -> Tensor:
+def expand(x: Tensor, *sizes: Any, op: str = "expand") -> Tensor:
     """PyTorch's expand: broadcast to `sizes`, where -1 keeps that dimension's size."""
+    x = as_tensor(op, x)
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = tuple(sizes[0])
+    sizes = check_shape(op, "size", sizes, allow_minus_one=True)
     lead = len(sizes) - x.ndim
     if lead < 0:
-        raise ValueError(f"expand: {len(sizes)} sizes given for a tensor of shape {x.shape}")
-    shape = tuple(x.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(sizes))
-    return broadcast_to(x, shape)
+        raise ValueError(f"{op}: {len(sizes)} sizes given for a tensor of shape {x.shape}")
+    if -1 in sizes[:lead]:
+        raise ValueError(f"{op}: the size -1 is not allowed in a leading, new dimension (sizes {sizes})")
+    shape = tuple(x.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes))
+    for i in range(lead, len(shape)):
+        if x.shape[i - lead] not in (1, shape[i]):
+            raise ValueError(
+                f"{op}: the expanded size {shape[i]} must match the existing size {x.shape[i - lead]} at "
+                f"non-singleton dimension {i} (sizes {sizes}, tensor shape {x.shape})"
+            )
+    if x.shape == shape:
+        return x
+    return BroadcastTo(shape)(x)
 
 
 class Reshape(Function):
@@ -91,11 +119,16 @@ class Reshape(Function):
 
 
 def reshape(x: Tensor, *shape: Any) -> Tensor:
+    """x with a new shape of the same size; one size may be -1, inferred (PyTorch: reshape)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    if x.shape == shape:
+    if _same_shape(x, shape):
         return x
-    return Reshape(tuple(shape))(x)
+    x = as_tensor("reshape", x)
+    shape = check_shape("reshape", "shape", shape, allow_minus_one=True)
+    if shape.count(-1) > 1:
+        raise ValueError(f"reshape: only one dimension can be inferred (-1), got shape {shape}")
+    return Reshape(shape)(x)
 
 
 class Permute(Function):
@@ -112,6 +145,8 @@ class Permute(Function):
 
 
 def permute(x: Tensor, *dims: Any) -> Tensor:
+    """x with its dimensions in the order `dims` (PyTorch: tensor.permute)."""
+    x = as_tensor("permute", x)
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
     nd = tuple(normalize_dim(d, x.ndim, "permute") for d in dims)
@@ -122,8 +157,11 @@ def permute(x: Tensor, *dims: Any) -> Tensor:
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two dimensions (PyTorch: tensor.transpose(dim0, dim1))."""
+    x = as_tensor("transpose", x)
     dims = list(range(x.ndim))
     a, b = normalize_dim(dim0, x.ndim, "transpose"), normalize_dim(dim1, x.ndim, "transpose")
+    if x.ndim == 0:  # as in PyTorch, a 0-d tensor transposes to itself
+        return x
     dims[a], dims[b] = dims[b], dims[a]
     return Permute(tuple(dims))(x)
 
@@ -154,7 +192,11 @@ class GetItem(Function):
         self.index = index
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        return x[self.index]
+        try:
+            return x[self.index]
+        except (IndexError, ValueError, TypeError, OverflowError) as e:  # NumPy's message does not show the index
+            kind = IndexError if isinstance(e, OverflowError) else type(e)
+            raise kind(f"invalid index {show(self.index)}: {e}") from None
 
     def backward(self, gy: Tensor) -> Tensor:
         x = self.inputs[0]
@@ -177,6 +219,16 @@ class GetItemGrad(Function):
 
     def backward(self, ggx: Tensor) -> Tensor:
         return getitem(ggx, self.index)
+
+
+def as_tensor(op: str, x: Any) -> Tensor:
+    """x if it is a Tensor, else Tensor(x), with an error naming `op` if x is not numbers."""
+    if isinstance(x, Tensor):
+        return x
+    try:
+        return Tensor(x)
+    except (ValueError, TypeError) as e:
+        raise type(e)(f"{op}: {e}") from None
 
 
 def getitem(x: Tensor, index: Any) -> Tensor:
@@ -202,12 +254,21 @@ class Cat(Function):
         return tuple(grads)
 
 
+def _tensor_list(op: str, tensors: Any) -> list[Any]:
+    """The `tensors` argument of cat and stack: a list or tuple, not one Tensor (its rows)."""
+    if not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{op}: tensors must be a list or tuple of Tensors, got {show(tensors)}")
+    if not tensors:
+        raise ValueError(f"{op}: expected a non-empty sequence of tensors")
+    return list(tensors)
+
+
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join tensors along an existing dimension (PyTorch: torch.cat)."""
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("cat: expected a non-empty sequence of tensors")
-    d = normalize_dim(dim, np.ndim(tensors[0].data if isinstance(tensors[0], Tensor) else tensors[0]), "cat")
+    tensors = [as_tensor("cat", t) for t in _tensor_list("cat", tensors)]
+    d = normalize_dim(dim, tensors[0].ndim, "cat")
+    if tensors[0].ndim == 0:
+        raise ValueError("cat: zero-dimensional tensors cannot be concatenated; stack them instead")
     return Cat(d)(*tensors)
 
 
@@ -216,10 +277,8 @@ concat = cat
 
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join same-shaped tensors along a new dimension (PyTorch: torch.stack)."""
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("stack: expected a non-empty sequence of tensors")
-    shapes = {tuple(np.shape(t.data if isinstance(t, Tensor) else t)) for t in tensors}
+    tensors = [as_tensor("stack", t) for t in _tensor_list("stack", tensors)]
+    shapes = {t.shape for t in tensors}
     if len(shapes) != 1:
         raise ValueError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
     ndim = len(shapes.pop()) + 1
