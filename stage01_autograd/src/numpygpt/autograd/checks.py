@@ -127,4 +127,4 @@ def check_dtype(op: str, name: str, dtype: Any, kinds: str = "biuf") -> np.dtype
 def check_callable(op: str, name: str, v: Any) -> Callable[..., Any]:
     if not callable(v):
         raise TypeError(f"{op}: {name} must be callable, got {show(v)}")
-    return v  # type: ignore[no-any-return]
+    return v

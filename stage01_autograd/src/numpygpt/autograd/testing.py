@@ -99,7 +99,7 @@ def attempt(case: Case, arg: str | None = None, value: Any = None) -> str | None
     said = f"{type(err).__name__}: {err}"
     if arg is None or in_domain:
         return f"refused {shown}, which must work: {said}"
-    allowed = (TypeError, ValueError, *case.raises)
+    allowed: tuple[type[BaseException], ...] = (TypeError, ValueError, *case.raises)
     if not isinstance(err, allowed):
         names = ", ".join(t.__name__ for t in allowed)
         return f"with {shown} raised {said}; only {names} may be raised, naming the argument"
