@@ -187,13 +187,13 @@ def test_recursive_schedules_resume_from_the_groups_current_lr() -> None:
 
 @pytest.mark.errors
 def test_resuming_without_initial_lr() -> None:
-    with pytest.raises(KeyError, match=r"param 'initial_lr' is not specified in param_groups\[0\]"):
+    with pytest.raises(ValueError, match=r"param 'initial_lr' is not specified in param_groups\[0\]"):
         StepLR(make_opt(0.1), step_size=2, last_epoch=3)
 
 
 @pytest.mark.errors
 def test_a_scheduler_needs_an_optimizer() -> None:
-    with pytest.raises(TypeError, match="^list is not an Optimizer$"):
+    with pytest.raises(TypeError, match=r"^list is not an Optimizer \(the schedule's optimizer must be one"):
         StepLR([0.1], step_size=2)
 
 
@@ -210,9 +210,11 @@ def test_schedule_arguments_are_checked() -> None:
         StepLR(opt, step_size=0)
     with pytest.raises(ValueError, match="CosineAnnealingLR: T_max must be a positive number of steps, got 0"):
         CosineAnnealingLR(opt, T_max=0)
-    with pytest.raises(ValueError, match=r"WarmupCosineLR: max_iters \(10\) must be greater than warmup_iters \(10\)"):
+    with pytest.raises(
+        ValueError, match=r"WarmupCosineLR: max_iters must be an int greater than warmup_iters \(10\), got 10"
+    ):
         WarmupCosineLR(opt, warmup_iters=10, max_iters=10)
-    with pytest.raises(ValueError, match="WarmupCosineLR: warmup_iters must be >= 0, got -1"):
+    with pytest.raises(ValueError, match="WarmupCosineLR: warmup_iters must be an int >= 0, got -1"):
         WarmupCosineLR(opt, warmup_iters=-1, max_iters=10)
-    with pytest.raises(ValueError, match="WarmupCosineLR: min_lr must be >= 0, got -0.1"):
+    with pytest.raises(ValueError, match="WarmupCosineLR: min_lr must be a finite number >= 0, got -0.1"):
         WarmupCosineLR(opt, warmup_iters=1, max_iters=10, min_lr=-0.1)

@@ -78,9 +78,11 @@ def test_both_groups_exist_even_when_one_is_empty() -> None:
 
 @pytest.mark.errors
 def test_bad_input() -> None:
-    with pytest.raises(ValueError, match=r"^Invalid weight_decay value: -0\.1$"):
+    with pytest.raises(
+        ValueError, match=r"^Invalid weight_decay value: -0\.1 \(weight_decay must be a finite number >= 0\)$"
+    ):
         configure_weight_decay(gpt_like_named_parameters(), -0.1)
     w = Tensor(np.ones((2, 2), np.float32), requires_grad=True)
-    message = r"expected \(name, parameter\) pairs such as model\.named_parameters\(\), got an item of type Tensor"
+    message = r"named_parameters must be \(name, parameter\) pairs such as model\.named_parameters\(\), or a dict of them, got an item of type numpygpt\.autograd\.tensor\.Tensor"
     with pytest.raises(TypeError, match=message):
         configure_weight_decay([w], 0.1)

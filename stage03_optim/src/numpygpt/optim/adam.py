@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import check_bool, check_nonnegative, check_real, show
 from .optimizer import Optimizer, ParamsT, StateDict
 
 
@@ -59,19 +60,9 @@ class Adam(Optimizer):
         *,
         decoupled_weight_decay: bool = False,
     ) -> None:
-        if not lr >= 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not eps >= 0.0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not weight_decay >= 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         defaults = {
             "lr": lr,
-            "betas": (float(betas[0]), float(betas[1])),
+            "betas": betas,
             "eps": eps,
             "weight_decay": weight_decay,
             "amsgrad": amsgrad,
@@ -79,9 +70,42 @@ class Adam(Optimizer):
         }
         super().__init__(params, defaults)
 
+    def _check_group(self, group: dict[str, Any]) -> None:
+        """lr, eps and weight_decay >= 0 and betas a pair in [0, 1) (PyTorch's checks and words),
+        every number finite; amsgrad and decoupled_weight_decay bools."""
+        super()._check_group(group)
+        where = type(self).__name__
+        group["eps"] = check_nonnegative(group["eps"], "eps", invalid="Invalid epsilon value")
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            error = ValueError if isinstance(betas, (tuple, list)) else TypeError
+            raise error(f"{where}: betas must be a pair (beta1, beta2) of numbers in [0, 1), got {show(betas)}")
+        group["betas"] = tuple(
+            check_real(
+                b,
+                f"betas[{k}]",
+                "a number in [0, 1)",
+                lambda x: 0 <= x < 1,
+                invalid=f"Invalid beta parameter at index {k}",
+            )
+            for k, b in enumerate(betas)
+        )
+        group["weight_decay"] = check_nonnegative(
+            group["weight_decay"], "weight_decay", invalid="Invalid weight_decay value"
+        )
+        group["amsgrad"] = check_bool(group["amsgrad"], "amsgrad", where=where)
+        group["decoupled_weight_decay"] = check_bool(
+            group["decoupled_weight_decay"], "decoupled_weight_decay", where=where
+        )
+
+    def _state_keys(self, group: dict[str, Any]) -> tuple[set[str], set[str]]:
+        """A parameter's state: the step count and both moments (AMSGrad: and the largest v)."""
+        required = {"step", "exp_avg", "exp_avg_sq"}
+        return (required | {"max_exp_avg_sq"}, set()) if group["amsgrad"] else (required, {"max_exp_avg_sq"})
+
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter whose grad is not None; returns closure()'s loss."""
-        loss = self._closure_loss(closure)
+        loss = self._begin_step(closure)
         for group in self.param_groups:
             # Python floats: NumPy then computes in the parameter's dtype (float32 stays float32).
             lr = float(group["lr"])

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from itertools import chain
 from typing import Any
 
@@ -27,15 +27,13 @@ import numpy as np
 
 from numpygpt.autograd import Tensor, enable_grad
 
+from ._checks import check_bool, check_iterable, check_nonnegative, is_number, show, typename
+
 # What an optimizer accepts: parameters, (name, parameter) pairs, or group dicts.
 ParamsT = Iterable[Tensor] | Iterable[tuple[str, Tensor]] | Iterable[dict[str, Any]]
 StateDict = dict[str, Any]
-
-
-def _typename(obj: Any) -> str:
-    """A type's name as torch.typename spells it: `int`, `numpy.ndarray`."""
-    t = type(obj)
-    return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+# Group entries that are not hyper-parameters: the parameters, their names, a schedule's start.
+_GROUP_BOOKKEEPING = {"params", "param_names", "initial_lr"}
 
 
 class Optimizer:
@@ -46,25 +44,44 @@ class Optimizer:
             or of dicts each defining a parameter group: {"params": [...], "lr": ..., ...}.
             A hyper-parameter missing from a group takes its value from `defaults`.
         defaults: the hyper-parameters of the subclass, e.g. {"lr": 1e-3, "momentum": 0.0}.
+
+    Hyper-parameters are checked where they are given: in `defaults`, in each group
+    (`add_param_group`) and in a loaded state (`load_state_dict`), all by `_check_group`,
+    which a subclass extends with its own.
     """
 
     def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
-        if isinstance(params, Tensor):
-            raise TypeError(
-                "params argument given to the optimizer should be an iterable of Tensors or dicts, "
-                "but got " + _typename(params)
-            )
-        self.defaults = defaults
+        if not isinstance(defaults, dict):
+            raise TypeError(f"optimizer defaults must be a dict of hyper-parameters, got {typename(defaults)}")
+        # Checked before the parameters, as PyTorch does: a bad lr is reported even with bad params.
+        self.defaults = dict(defaults)
+        self._check_group(self.defaults)
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
 
-        param_groups = list(params)
+        if isinstance(params, (Tensor, str, bytes, Mapping)) or not isinstance(params, Iterable):
+            hint = " (pass model.parameters(), not a dict)" if isinstance(params, Mapping) else ""
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of Tensors or dicts, "
+                "but got " + typename(params) + hint
+            )
+        param_groups = check_iterable(params, "params", "an iterable of Tensors or dicts", where=type(self).__name__)
         if len(param_groups) == 0:
             raise ValueError("optimizer got an empty parameter list")
         if not isinstance(param_groups[0], dict):
             param_groups = [{"params": param_groups}]
         for param_group in param_groups:
             self.add_param_group(param_group)  # type: ignore[arg-type]  # a non-dict among dicts: add_param_group's TypeError names it
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        """Check a group's hyper-parameters and store them as Python numbers, in place.
+
+        The base class checks the lr (and a schedule's initial_lr); a subclass extends this with
+        its own, in PyTorch's order, so that the first error is the one PyTorch would raise.
+        """
+        for key in ("lr", "initial_lr"):
+            if key in group:
+                group[key] = check_nonnegative(group[key], key, invalid="Invalid learning rate")
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Append a group of parameters with its own hyper-parameters (e.g. unfrozen layers).
@@ -74,6 +91,10 @@ class Optimizer:
         """
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
+        if "params" not in param_group:
+            raise ValueError(
+                f"param_group must have a 'params' entry holding its parameters, got the keys {sorted(map(str, param_group))}"
+            )
         # NOTE: PyTorch stores the caller's dict itself; a copy keeps one group list reusable
         # for two optimizers without the first one's defaults leaking into the second.
         param_group = dict(param_group)
@@ -85,9 +106,20 @@ class Optimizer:
                 "optimizer parameters need to be organized in ordered collections, but the "
                 "ordering of tensors in sets will change between runs. Please use a list instead."
             )
+        elif isinstance(params, Mapping):
+            raise TypeError(
+                f"param_group['params'] must be a Tensor or an iterable of Tensors, but got {typename(params)}"
+            )
         else:
-            params = list(params)
+            params = check_iterable(
+                params, "param_group['params']", "a Tensor or an iterable of Tensors", where="add_param_group"
+            )
 
+        for p in params:
+            if isinstance(p, tuple) and not (len(p) == 2 and isinstance(p[0], str)):
+                raise TypeError(
+                    f"optimizer params given as pairs must be (name: str, Tensor), but one of them is {show(p)}"
+                )
         names = [p[0] for p in params if isinstance(p, tuple)]
         params = [p[1] if isinstance(p, tuple) else p for p in params]
         if names:
@@ -98,12 +130,20 @@ class Optimizer:
 
         for p in params:
             if not isinstance(p, Tensor):
-                raise TypeError("optimizer can only optimize Tensors, but one of the params is " + _typename(p))
+                raise TypeError("optimizer can only optimize Tensors, but one of the params is " + typename(p))
             if not (p.is_leaf or p._retain_grad):
-                raise ValueError("can't optimize a non-leaf Tensor")
+                raise ValueError(
+                    "can't optimize a non-leaf Tensor: one of the params was computed from other tensors "
+                    "(params must be leaves such as model.parameters(); use .detach() for a copy)"
+                )
+            if p.dtype.kind != "f":
+                raise TypeError(
+                    f"optimizer can only optimize floating point Tensors, but one of the params has dtype {p.dtype}"
+                )
 
         for name, default in self.defaults.items():
             param_group.setdefault(name, default)
+        self._check_group(param_group)
 
         # Identity, not ==: Tensor.__eq__ compares values elementwise.
         if len({id(p) for p in params}) != len(params):
@@ -135,6 +175,7 @@ class Optimizer:
                 None is skipped by `step()`; one whose grad is zeros is still stepped
                 (its momentum and weight decay still move it).
         """
+        set_to_none = check_bool(set_to_none, "set_to_none", where=f"{type(self).__name__}.zero_grad")
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -150,13 +191,34 @@ class Optimizer:
         """Update every parameter that has a gradient; return closure()'s loss, if given."""
         raise NotImplementedError(f"{type(self).__name__}.step is not written")
 
-    @staticmethod
-    def _closure_loss(closure: Callable[[], Any] | None) -> Any:
-        """Run `closure` (zero_grad, forward, backward; returns the loss) with grad mode on."""
-        if closure is None:
-            return None
-        with enable_grad():
-            return closure()
+    def _begin_step(self, closure: Callable[[], Any] | None) -> Any:
+        """Run `closure` (zero_grad, forward, backward; returns the loss) with grad mode on, then
+        check that every gradient fits its parameter; return the loss (None without a closure)."""
+        loss = None
+        if closure is not None:
+            if not callable(closure):
+                raise TypeError(
+                    f"{type(self).__name__}.step: closure must be a function that computes and returns the loss, "
+                    f"or None, got {typename(closure)}"
+                )
+            with enable_grad():
+                loss = closure()
+        # A gradient set by hand (p.grad = ...) is checked here, where PyTorch checks it on assignment.
+        for i, p in enumerate(chain.from_iterable(g["params"] for g in self.param_groups)):
+            grad = p.grad
+            if grad is None:
+                continue
+            if not isinstance(grad, Tensor):
+                raise TypeError(
+                    f"{type(self).__name__}.step: parameter {i} has a .grad of type {typename(grad)}; "
+                    "a .grad must be a Tensor (or None)"
+                )
+            if grad.shape != p.shape:
+                raise ValueError(
+                    f"{type(self).__name__}.step: parameter {i} has a .grad of shape {grad.shape}, but the "
+                    f"parameter has shape {p.shape}"
+                )
+        return loss
 
     # ----- checkpoints ------------------------------------------------------------------------
     def state_dict(self) -> StateDict:
@@ -193,11 +255,28 @@ class Optimizer:
         The groups must have the same sizes as when saved: parameter i of the checkpoint is
         parameter i of this optimizer. Buffers are copied and cast to their parameter's dtype;
         the hyper-parameters (lr included) are the saved ones.
+
+        All or nothing: every group and every buffer is checked (structure, hyper-parameters,
+        the keys of this optimizer class, shapes, finite values) before anything is written,
+        so a refused state leaves the optimizer exactly as it was.
         """
+        where = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"{where}: state_dict must be a dict as state_dict() returns, got {typename(state_dict)}")
+        missing = {"state", "param_groups"} - set(state_dict)
+        if missing:
+            raise ValueError(
+                f"{where}: state_dict has no {' or '.join(sorted(missing))}: expected the dict that "
+                f"state_dict() returns, with the keys 'state' and 'param_groups', got {sorted(map(str, state_dict))}"
+            )
         groups = self.param_groups
-        saved_groups = copy.deepcopy(state_dict["param_groups"])
+        saved_groups: Any = copy.deepcopy(state_dict["param_groups"])
+        if not isinstance(saved_groups, (list, tuple)) or not all(isinstance(s, dict) for s in saved_groups):
+            raise TypeError(f"{where}: state_dict['param_groups'] must be a list of dicts, got {show(saved_groups)}")
         if len(groups) != len(saved_groups):
             raise ValueError("loaded state dict has a different number of parameter groups")
+        for i, (group, saved) in enumerate(zip(groups, saved_groups, strict=True)):
+            self._check_saved_group(i, group, saved, where)
         if any(len(g["params"]) != len(s["params"]) for g, s in zip(groups, saved_groups, strict=True)):
             raise ValueError(
                 "loaded state dict contains a parameter group that doesn't match the size of optimizer's group"
@@ -209,22 +288,75 @@ class Optimizer:
                 strict=True,
             )
         )
+        group_of = {i: saved for saved in saved_groups for i in saved["params"]}
+        saved_state = state_dict["state"]
+        if not isinstance(saved_state, Mapping):
+            raise TypeError(
+                f"{where}: state_dict['state'] must be a dict keyed by parameter index, got {typename(saved_state)}"
+            )
         state: dict[Tensor, dict[str, Any]] = {}
-        for i, saved in state_dict["state"].items():
+        for i, saved in saved_state.items():
             if i not in id_map:
                 raise ValueError(
-                    f"loaded state dict has state for parameter {i}, which is in none of its "
+                    f"loaded state dict has state for parameter {show(i)}, which is in none of its "
                     f"parameter groups (they hold parameters {sorted(id_map)})"
                 )
             p = id_map[i]
-            state[p] = {key: _load_value(p, i, key, value) for key, value in saved.items()}
+            state[p] = self._load_param_state(p, i, group_of[i], saved, where)
 
         for group, saved in zip(groups, saved_groups, strict=True):
             saved["params"] = group["params"]
             if "param_names" in group and "param_names" not in saved:
                 saved["param_names"] = group["param_names"]
         self.state = state
-        self.param_groups = saved_groups
+        self.param_groups = list(saved_groups)
+
+    def _check_saved_group(self, i: int, group: dict[str, Any], saved: dict[str, Any], where: str) -> None:
+        """Check saved group i against this optimizer's group i: its parameter indices, that its
+        hyper-parameters are this class's (not another optimizer's), and their values."""
+        indices = saved.get("params")
+        if not isinstance(indices, list) or not all(
+            isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in indices
+        ):
+            raise TypeError(
+                f"{where}: param group {i} of state_dict must have 'params', a list of parameter indices, got {show(indices)}"
+            )
+        saved["params"] = [int(k) for k in indices]
+        keys = set(saved) - _GROUP_BOOKKEEPING
+        lacks = sorted(set(self.defaults) - keys)
+        foreign = sorted(keys - set(self.defaults) - set(group))
+        if lacks or foreign:
+            what = [f"lacks {lacks}"] if lacks else []
+            what += [f"has {foreign}, which {type(self).__name__} does not use"] if foreign else []
+            raise ValueError(
+                f"{where}: param group {i} of state_dict does not fit {type(self).__name__}: it "
+                f"{' and '.join(what)} (is it another optimizer's state?)"
+            )
+        try:
+            self._check_group(saved)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{where}: param group {i} of state_dict: {e}") from e
+
+    def _state_keys(self, group: dict[str, Any]) -> tuple[set[str], set[str]] | None:
+        """The (required, optional) keys of a parameter's state in this class; None: anything goes."""
+        return None
+
+    def _load_param_state(self, p: Tensor, index: int, group: dict[str, Any], saved: Any, where: str) -> dict[str, Any]:
+        """A parameter's saved state, checked against this class's keys, as fresh values of p's dtype."""
+        if not isinstance(saved, Mapping):
+            raise TypeError(f"{where}: the state of parameter {index} must be a dict, got {typename(saved)}")
+        keys = self._state_keys(group)
+        if keys is not None and saved:
+            required, optional = keys
+            lacks = sorted(required - set(saved))
+            foreign = sorted(set(saved) - required - optional)
+            if lacks or foreign:
+                raise ValueError(
+                    f"{where}: the state of parameter {index} does not fit {type(self).__name__}: it has "
+                    f"{sorted(saved)}, expected {sorted(required)}"
+                    + (f" (optional: {sorted(optional)})" if optional else "")
+                )
+        return {key: _load_value(p, index, key, value, where, strict=keys is not None) for key, value in saved.items()}
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -234,16 +366,32 @@ class Optimizer:
         return "\n".join(lines) + "\n)"
 
 
-def _load_value(p: Tensor, index: int, key: str, value: Any) -> Any:
-    """A saved buffer as a fresh array of p's shape and (floating) dtype; the step as an int."""
+def _load_value(p: Tensor, index: int, key: str, value: Any, where: str, strict: bool) -> Any:
+    """A saved buffer as a fresh array of p's shape and (floating) dtype; the step as an int.
+
+    `strict` (a class that declares its state keys): every entry but the step must be an array.
+    """
+    what = f"{where}: state {key!r} of parameter {index}"
     if key == "step":  # also when a checkpoint format has turned the count into a 0-d array
-        return int(value)
+        step = value.item() if isinstance(value, np.ndarray) and value.shape == () else value
+        whole = isinstance(step, (int, np.integer)) or (
+            isinstance(step, (float, np.floating)) and float(step).is_integer()
+        )
+        if not is_number(step) or not whole or step < 0:
+            raise ValueError(f"{what} must be a whole number of steps >= 0, got {show(value)}")
+        return int(step)
     if not isinstance(value, np.ndarray):
+        if strict:
+            raise TypeError(f"{what} must be an array of shape {p.shape}, got {typename(value)}")
         return value
     if value.shape != p.shape:
         raise ValueError(
             f"load_state_dict: state {key!r} of parameter {index} has shape {value.shape}, but "
             f"that parameter has shape {p.shape}: is the checkpoint from another model?"
         )
+    if value.dtype.kind not in "fiu":
+        raise TypeError(f"{what} must hold numbers, got dtype {value.dtype}")
+    if not np.isfinite(value).all():
+        raise ValueError(f"{what} holds nan or inf: the run that saved it had diverged")
     dtype = p.dtype if p.dtype.kind == "f" else value.dtype
     return np.array(value, dtype=dtype, copy=True)

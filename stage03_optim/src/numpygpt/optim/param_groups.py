@@ -18,6 +18,8 @@ from typing import Any
 
 from numpygpt.autograd import Tensor
 
+from ._checks import check_iterable, check_nonnegative, show, typename
+
 NamedParams = Iterable[tuple[str, Tensor]] | Mapping[str, Tensor]
 
 
@@ -35,18 +37,25 @@ def configure_weight_decay(named_parameters: NamedParams, weight_decay: float) -
         in the parameters' order, both groups always present (possibly empty), ready for any
         optimizer: its other hyper-parameters (lr, betas) come from the optimizer's defaults.
     """
-    if weight_decay < 0.0:
-        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-    items = named_parameters.items() if isinstance(named_parameters, Mapping) else named_parameters
+    weight_decay = check_nonnegative(weight_decay, "weight_decay", invalid="Invalid weight_decay value")
+    pairs = "(name, parameter) pairs such as model.named_parameters(), or a dict of them"
+    if isinstance(named_parameters, Mapping):
+        items = list(named_parameters.items())
+    elif isinstance(named_parameters, Tensor):
+        raise TypeError(f"configure_weight_decay: named_parameters must be {pairs}, got a Tensor")
+    else:
+        items = check_iterable(named_parameters, "named_parameters", pairs, where="configure_weight_decay")
     decay: list[Tensor] = []
     no_decay: list[Tensor] = []
     decay_names: list[str] = []
     no_decay_names: list[str] = []
     for item in items:
-        if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], Tensor)):
+        if not (
+            isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str) and isinstance(item[1], Tensor)
+        ):
             raise TypeError(
-                "configure_weight_decay: expected (name, parameter) pairs such as "
-                f"model.named_parameters(), got an item of type {type(item).__name__}"
+                f"configure_weight_decay: named_parameters must be {pairs}, got an item of type {typename(item)}: "
+                f"{show(item)}"
             )
         name, p = item
         if not p.requires_grad:

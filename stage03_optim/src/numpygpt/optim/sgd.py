@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ._checks import check_bool, check_nonnegative, check_real
 from .optimizer import Optimizer, ParamsT
 
 
@@ -45,14 +46,6 @@ class SGD(Optimizer):
         weight_decay: float = 0.0,
         nesterov: bool = False,
     ) -> None:
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         defaults = {
             "lr": lr,
             "momentum": momentum,
@@ -62,9 +55,36 @@ class SGD(Optimizer):
         }
         super().__init__(params, defaults)
 
+    def _check_group(self, group: dict[str, Any]) -> None:
+        """lr, momentum and weight_decay >= 0 (PyTorch's checks and words), dampening in [0, 1],
+        nesterov a bool that needs momentum > 0 and dampening 0; every number finite."""
+        super()._check_group(group)
+        group["momentum"] = check_nonnegative(group["momentum"], "momentum", invalid="Invalid momentum value")
+        group["weight_decay"] = check_nonnegative(
+            group["weight_decay"], "weight_decay", invalid="Invalid weight_decay value"
+        )
+        group["dampening"] = check_real(
+            group["dampening"],
+            "dampening",
+            "a number in [0, 1]",
+            lambda x: 0 <= x <= 1,
+            invalid="Invalid dampening value",
+        )
+        group["nesterov"] = check_bool(group["nesterov"], "nesterov", where="SGD")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(
+                "Nesterov momentum requires a momentum and zero dampening "
+                f"(nesterov=True needs momentum > 0 and dampening 0, got momentum={group['momentum']}, "
+                f"dampening={group['dampening']})"
+            )
+
+    def _state_keys(self, group: dict[str, Any]) -> tuple[set[str], set[str]]:
+        """A parameter's state: its momentum buffer, once it has one."""
+        return set(), {"momentum_buffer"}
+
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter whose grad is not None; returns closure()'s loss."""
-        loss = self._closure_loss(closure)
+        loss = self._begin_step(closure)
         for group in self.param_groups:
             # Python floats: NumPy then computes in the parameter's dtype (float32 stays float32).
             lr = float(group["lr"])
