@@ -648,7 +648,8 @@ def closed_form(cls: type[LRScheduler], kw: dict[str, Any], base: float, t: int)
             return base * (t + 1) / (W + 1)
         if t > M:
             return low
-        return low + (base - low) * (1 + math.cos(math.pi * (t - W) / (M - W))) / 2
+        coeff = 0.5 * (1 + math.cos(math.pi * (t - W) / (M - W)))  # nanoGPT's order: no overflow at 1e308
+        return low + coeff * (base - low)
     return base * float(python_number(kw["lr_lambda"](t)))
 
 
