@@ -71,7 +71,7 @@ class Optimizer:
         if not isinstance(param_groups[0], dict):
             param_groups = [{"params": param_groups}]
         for param_group in param_groups:
-            self.add_param_group(param_group)  # type: ignore[arg-type]  # a non-dict among dicts: add_param_group's TypeError names it
+            self.add_param_group(param_group)  # a non-dict among dicts: add_param_group's TypeError names it
 
     def _check_group(self, group: dict[str, Any]) -> None:
         """Check a group's hyper-parameters and store them as Python numbers, in place.
