@@ -183,10 +183,11 @@ def bench(session: nox.Session) -> None:
     """numpygpt's training step against PyTorch eager on this CPU: parity check, then timing.
 
     `nox -s bench -- --profile` breaks numpygpt's step down per Function; `-- --sweep` also
-    times a sweep of model sizes and writes bench/results/sweep.{csv,png}. pip, not uv, for
+    times a sweep of model sizes and writes bench/results/sweep.{csv,png}; `-- --gpt2` the GPT-2
+    124M-sized benchmark (generation against transformers, a fine-tuning step against PyTorch). pip, not uv, for
     the local CPU wheel of torch (see `fixtures`).
     """
-    install_stages(session, "stage05_gpt", TORCH_CPU, "matplotlib>=3.7")
+    install_stages(session, "stage05_gpt", TORCH_CPU, "matplotlib>=3.7", *HF_REFERENCE)
     session.run("python", str(ROOT / "bench" / "bench.py"), *session.posargs)
 
 

@@ -3,6 +3,8 @@
     python bench/bench.py                 # parity check, then the timing table (nox -s bench)
     python bench/bench.py --profile       # where numpygpt's step spends its time, per Function
     python bench/bench.py --sweep         # step time against n_embd, block_size, batch: CSV + PNG
+    python bench/bench.py --gpt2          # GPT-2 124M-sized: generation with and without the KV cache
+                                          # against transformers, a fine-tuning step against PyTorch (gpt2.py)
 
 How it measures (and why):
 - Each side runs in a process of its own (peak memory is then each side's own), with the
@@ -155,11 +157,19 @@ def main() -> None:
     ap.add_argument("--discard", type=int, default=3, help="steps discarded at the start of each block")
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--sweep", action="store_true")
+    ap.add_argument("--gpt2", action="store_true", help="the GPT-2 124M-sized benchmark instead (bench/gpt2.py)")
+    ap.add_argument("--gpt2-tokens", type=int, default=64, help="--gpt2: tokens to generate")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = dict(DEFAULT)
+    if args.gpt2:
+        import gpt2
+
+        results = gpt2.run(args.threads, args.gpt2_tokens, blocks=min(args.blocks, 2), steps=min(args.steps, 3))
+        (out / "gpt2.json").write_text(json.dumps(results, indent=1))
+        return
 
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; threads per side: {args.threads}"
