@@ -16,6 +16,8 @@ import numpygpt.export as export_mod
 from numpygpt.checkpoint import load_checkpoint
 from numpygpt.configs import TrainConfig
 from numpygpt.models import GPT
+from numpygpt.models import pretrained as pretrained_mod
+from numpygpt.models.pretrained import DownloadError
 from numpygpt.sample import load_model
 from numpygpt.tokenizer import BPETokenizer, GPT2Tokenizer
 from numpygpt.train import train
@@ -124,3 +126,19 @@ def test_export_writes_what_from_pretrained_reads_back(
     assert export_mod.main([str(summary["best"]), str(folder), "--overwrite"]) == 0
     assert export_mod.main([str(tmp_path / "nothing.npz"), str(folder)]) == 2
     assert "checkpoint" in capsys.readouterr().err
+
+
+def test_offline_the_commands_say_so_in_one_line(
+    cfg: TrainConfig, monkeypatch: pytest.MonkeyPatch, run_train: Callable, run_sample: Callable
+) -> None:
+    def offline(repo_id: str, files: tuple[str, ...], name: str) -> Path:
+        raise DownloadError(
+            f"from_pretrained: could not get {files[0]} of {name!r} from the Hugging Face hub (offline)"
+        )
+
+    monkeypatch.setattr(pretrained_mod, "download", offline)
+    data = [f"--{k}={getattr(cfg, k)}" for k in ("data_dir", "data_source", "data_sha256", "out_dir")]
+    code, _, err = run_train([*data, "--init_from=gpt2", "--block_size=8", "--max_iters=1"])
+    assert code == 1 and err.startswith("error: from_pretrained: could not get config.json of 'gpt2'"), err
+    code, _, err = run_sample(["--init_from=gpt2-medium"])
+    assert code == 1 and "could not get config.json of 'gpt2-medium'" in err and err.count("\n") == 1

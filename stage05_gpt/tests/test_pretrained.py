@@ -245,6 +245,6 @@ def test_offline_the_error_names_the_folder_alternative(hub: StubHub) -> None:
     hub.fail = OSError("We couldn't connect to 'https://huggingface.co'")
     with pytest.raises(
         ConnectionError,
-        match=r"could not get config.json of 'gpt2-large' .*GPT.from_pretrained\('path/to/gpt2-large'\)",
+        match=r"could not get config.json of 'gpt2-large' .*GPT.from_pretrained\('path/to/gpt2-large'\), or --init_from path/to/gpt2-large",
     ):
         GPT.from_pretrained("gpt2-large")

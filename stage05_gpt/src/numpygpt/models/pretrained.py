@@ -198,7 +198,7 @@ def download(repo_id: str, files: tuple[str, ...], name: str) -> Path:
                 f"from_pretrained: could not get {filename} of {name!r} from the Hugging Face hub "
                 f"({type(e).__name__}: {e}). Without internet, copy a folder holding {' + '.join(files)} "
                 f"(e.g. from ~/.cache/huggingface/hub on a machine that has it) and pass its path: "
-                f"GPT.from_pretrained('path/to/{Path(name).name}')"
+                f"GPT.from_pretrained('path/to/{Path(name).name}'), or --init_from path/to/{Path(name).name} on the command line"
             ) from e
         verify_blob(paths[-1])
     return paths[0].parent
