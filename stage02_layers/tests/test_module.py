@@ -341,3 +341,83 @@ def test_non_strict_load_returns_missing_and_unexpected() -> None:
     np.testing.assert_array_equal(model[0].weight.data, np.ones((4, 3)))
     with pytest.raises(RuntimeError, match=r"shape mismatch: 0.weight: checkpoint \(3, 3\) vs model \(4, 3\)"):
         model.load_state_dict({"0.weight": np.ones((3, 3))}, strict=False)
+
+
+# ----- forward hooks ----------------------------------------------------------------------
+def test_forward_hook_sees_module_args_and_output_in_call_order() -> None:
+    nn.manual_seed(0)
+    model = TinyLM().eval()  # no dropout: two calls give the same logits
+    seen: list[tuple[str, object, tuple[int, ...], tuple[int, ...]]] = []
+
+    def record(name: str):
+        return lambda m, args, out: seen.append((name, m, args[0].shape, out.shape))
+
+    ids = np.array([[1, 2, 3]])
+    handles = [m.register_forward_hook(record(n)) for n, m in model.named_modules() if n in ("h.0.fc", "h.1", "ln_f")]
+    logits = model(ids)
+    assert [(n, m) for n, m, _, _ in seen] == [("h.0.fc", model.h[0].fc), ("h.1", model.h[1]), ("ln_f", model.ln_f)]
+    assert [(a, o) for _, _, a, o in seen] == [((1, 3, 4), (1, 3, 8)), ((1, 3, 4), (1, 3, 4)), ((1, 3, 4), (1, 3, 4))]
+    for h in handles:
+        h.remove()
+    seen.clear()
+    np.testing.assert_array_equal(model(ids).data, logits.data)  # looking changes nothing
+    assert seen == [], "a removed hook is not called again"
+
+
+def test_forward_hook_gets_the_positional_arguments_as_a_tuple() -> None:
+    lin = nn.Linear(2, 3)
+    got: list[tuple[object, ...]] = []
+    lin.register_forward_hook(lambda m, args, out: got.append(args))
+    x = Tensor(np.ones((1, 2), np.float32))
+    lin(x)
+    assert len(got) == 1 and isinstance(got[0], tuple) and got[0][0] is x
+
+
+def test_a_hook_that_returns_a_value_replaces_the_output_for_the_caller_and_the_next_hooks() -> None:
+    lin = nn.Linear(2, 2)
+    x = Tensor(np.ones((1, 2), np.float32))
+    plain = lin(x).data
+    later: list[np.ndarray] = []
+    lin.register_forward_hook(lambda m, args, out: out * 2.0)
+    lin.register_forward_hook(lambda m, args, out: later.append(out.data.copy()))  # returns None: only looks
+    out = lin(x)
+    np.testing.assert_allclose(out.data, 2 * plain)
+    np.testing.assert_allclose(later[0], 2 * plain)
+    out.sum().backward()  # the replaced output is still on the graph
+    np.testing.assert_allclose(lin.bias.grad.data, [2.0, 2.0])
+
+
+def test_hooks_run_in_registration_order_and_prepend_goes_first() -> None:
+    lin = nn.Linear(1, 1)
+    order: list[str] = []
+    lin.register_forward_hook(lambda m, a, o: order.append("a"))
+    lin.register_forward_hook(lambda m, a, o: order.append("b"))
+    lin.register_forward_hook(lambda m, a, o: order.append("first"), prepend=True)
+    lin(Tensor(np.ones((1, 1), np.float32)))
+    assert order == ["first", "a", "b"]
+
+
+def test_handle_as_context_manager_and_removing_twice_or_from_inside_a_hook() -> None:
+    lin = nn.Linear(1, 1)
+    x = Tensor(np.ones((1, 1), np.float32))
+    calls: list[int] = []
+    with lin.register_forward_hook(lambda m, a, o: calls.append(1)) as handle:
+        lin(x)
+    lin(x)
+    assert calls == [1], "the hook is removed when the with-block ends"
+    handle.remove()  # a second remove is harmless
+
+    def once(m: nn.Module, args: tuple[object, ...], out: object) -> None:
+        calls.append(2)
+        own.remove()
+
+    own = lin.register_forward_hook(once)
+    lin(x)
+    lin(x)
+    assert calls == [1, 2]
+    assert isinstance(own, nn.RemovableHandle)
+
+
+def test_register_forward_hook_needs_a_callable() -> None:
+    with pytest.raises(TypeError, match="register_forward_hook: hook must be callable, got int"):
+        nn.Linear(1, 1).register_forward_hook(3)  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ layer = nn.Linear(128, 512)
 from . import functional, init
 from .containers import ModuleDict, ModuleList, Sequential
 from .layers import GELU, Dropout, Embedding, LayerNorm, Linear, ReLU, RMSNorm, RotaryEmbedding, SiLU, Softmax, Tanh
-from .module import IncompatibleKeys, Module
+from .module import IncompatibleKeys, Module, RemovableHandle
 from .parameter import Parameter
 from .random import default_generator, get_rng_state, manual_seed, set_rng_state
 
@@ -33,6 +33,7 @@ __all__ = [
     "Tanh",
     "IncompatibleKeys",
     "Module",
+    "RemovableHandle",
     "Parameter",
     "default_generator",
     "get_rng_state",

@@ -5,12 +5,14 @@ Assigning a Parameter or a Module to an attribute registers it, so a model is a 
     model.transformer.h[0].attn.c_attn.weight   ->  name "transformer.h.0.attn.c_attn.weight"
 
 and `parameters()`, `state_dict()`, `train()`/`eval()` and `zero_grad()` walk that tree.
+A forward hook (`register_forward_hook`) sees a module's inputs and output each time it is
+called: the way to look inside a model (diagnostics, attention maps) without changing it.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -25,6 +27,33 @@ class IncompatibleKeys(NamedTuple):
     unexpected_keys: list[str]
 
 
+# hook(module, args, output) -> None, or a value that replaces the output.
+ForwardHook = Callable[["Module", tuple[Any, ...], Any], Any]
+
+
+class RemovableHandle:
+    """What `register_forward_hook` returns: `remove()` takes the hook off again (PyTorch:
+    torch.utils.hooks.RemovableHandle). As a context manager it removes the hook on exit:
+
+        with model.lm_head.register_forward_hook(lambda m, args, out: print(out.shape)):
+            model(idx)          # prints (B, T, V)
+        model(idx)              # prints nothing: the hook is gone
+    """
+
+    def __init__(self, hooks: OrderedDict[RemovableHandle, ForwardHook]) -> None:
+        self._hooks = hooks  # the registry the hook is in, keyed by this handle
+
+    def remove(self) -> None:
+        """Take the hook off (removing it twice is harmless)."""
+        self._hooks.pop(self, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+
 class Module:
     """Base class for layers: subclass it, assign Parameters and Modules in __init__,
     and write `forward`. Calling the module calls forward (PyTorch: torch.nn.Module)."""
@@ -34,11 +63,13 @@ class Module:
     _parameters: OrderedDict[str, Parameter]
     _modules: OrderedDict[str, Module]
     _buffers: OrderedDict[str, np.ndarray | None]
+    _forward_hooks: OrderedDict[RemovableHandle, ForwardHook]
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
         object.__setattr__(self, "training", True)
 
     # ----- registration -------------------------------------------------------------------
@@ -65,7 +96,30 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__}.forward is not written")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        output = self.forward(*args, **kwargs)
+        if self._forward_hooks:  # NOTE: without hooks, one dict check is all a call costs
+            for hook in list(self._forward_hooks.values()):  # a copy: a hook may remove itself
+                result = hook(self, args, output)
+                if result is not None:
+                    output = result
+        return output
+
+    def register_forward_hook(self, hook: ForwardHook, *, prepend: bool = False) -> RemovableHandle:
+        """Call `hook(module, args, output)` after every forward of this module (PyTorch's semantics).
+
+        args is the tuple of positional arguments forward received (keyword arguments are not
+        passed); output is what forward returned. A hook that returns None only looks; one that
+        returns a value replaces the output, and the hooks after it see that value. Hooks run in
+        the order registered (prepend=True: before the others). Returns a handle whose
+        `remove()` takes the hook off.
+        """
+        if not callable(hook):
+            raise TypeError(f"register_forward_hook: hook must be callable, got {type(hook).__name__}")
+        handle = RemovableHandle(self._forward_hooks)
+        self._forward_hooks[handle] = hook
+        if prepend:
+            self._forward_hooks.move_to_end(handle, last=False)
+        return handle
 
     # ----- walking the tree ---------------------------------------------------------------
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
