@@ -38,8 +38,8 @@ LINT_DEPS = ["ruff==0.17.6", "mypy==2.4.1", "numpy==2.4.6"]
 TORCH_CPU = "torch==2.13.0+cpu"  # the reference for parity fixtures and benchmarks
 # The optional extras each stage's environment installs with it (its tests exercise them):
 # stage04's GPT-2 tokenizer needs `regex`; stage05's Hugging Face import and export, safetensors
-# and huggingface_hub.
-EXTRAS = {"stage04_data": "gpt2", "stage05_gpt": "hub"}
+# and huggingface_hub, and its pictures (loss curve, diagnostics, attention maps) matplotlib.
+EXTRAS = {"stage04_data": "gpt2", "stage05_gpt": "hub,plot"}
 # Hugging Face's libraries for the fixtures and benchmarks that compare against them (never for tests).
 HF_REFERENCE = ["transformers>=5", "tokenizers>=0.22", "safetensors>=0.4"]
 
@@ -157,6 +157,26 @@ def export(session: nox.Session) -> None:
     """Write a checkpoint in Hugging Face's layout: `nox -s export -- out/shakespeare_gpt2 hf/shakespeare_gpt2`."""
     install_stages(session, "stage05_gpt")
     session.run("python", "-m", "numpygpt.export", *session.posargs)
+
+
+@nox.session
+def diagnostics(session: nox.Session) -> None:
+    """A run's training diagnostics: the latest values per block, and diagnostics.png redrawn.
+
+    `nox -s diagnostics -- out/shakespeare_char` (the default run's folder when none is given).
+    """
+    install_stages(session, "stage05_gpt", "matplotlib>=3.7")
+    session.run("python", "-m", "numpygpt.diagnostics", *(session.posargs or ["out/shakespeare_char"]))
+
+
+@nox.session
+def inspect(session: nox.Session) -> None:
+    """Attention maps, next-token probabilities and embedding neighbours of a trained GPT on a prompt.
+
+    `nox -s inspect -- out/shakespeare_char/best.npz --prompt "ROMEO:"` (that checkpoint by default).
+    """
+    install_stages(session, "stage05_gpt", "matplotlib>=3.7")
+    session.run("python", "-m", "numpygpt.inspect", *session.posargs)
 
 
 @nox.session

@@ -135,6 +135,15 @@ def _stream_text(
     return "".join(pieces)
 
 
+def no_checkpoint(path: Path, out_dir: str) -> CheckpointError:
+    """The error for a checkpoint that is not there: the command that makes one (for out_dir)."""
+    flags = "" if out_dir == str(TrainConfig().run_dir) else f" --out_dir {shlex.quote(out_dir)}"
+    return CheckpointError(
+        f"checkpoint {path} does not exist: train a model first with "
+        f"`python -m numpygpt.train{flags}` (or `nox -s train{' --' + flags if flags else ''}`)"
+    )
+
+
 def _validate(cfg: SampleConfig) -> None:
     """ConfigError naming the first option whose value is not allowed."""
     rules = {
@@ -176,11 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if cfg.init_from:
             return _sample_pretrained(cfg)
         if not path.is_file():
-            flags = "" if cfg.out_dir == SampleConfig().out_dir else f" --out_dir {shlex.quote(cfg.out_dir)}"
-            raise CheckpointError(
-                f"checkpoint {path} does not exist: train a model first with "
-                f"`python -m numpygpt.train{flags}` (or `nox -s train{' --' + flags if flags else ''}`)"
-            )
+            raise no_checkpoint(path, cfg.out_dir)
         sample_from_checkpoint(
             path,
             cfg.prompt,
