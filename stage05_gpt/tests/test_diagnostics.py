@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import signal
 import sys
 from pathlib import Path
 
@@ -11,7 +13,10 @@ import pytest
 
 import numpygpt.nn as nn
 import numpygpt.nn.functional as F
+import numpygpt.train as train_mod
 from numpygpt.autograd import Function, Tensor
+from numpygpt.checkpoint import load_checkpoint
+from numpygpt.configs import TrainConfig
 from numpygpt.diagnostics import (
     GELU_TAIL,
     DiagnosticsLog,
@@ -26,6 +31,7 @@ from numpygpt.diagnostics import (
 from numpygpt.models import GPT, GPTConfig
 from numpygpt.models.heads import split_heads
 from numpygpt.optim import AdamW
+from numpygpt.train import train
 
 pytestmark = pytest.mark.diagnostics
 
@@ -169,7 +175,6 @@ def test_watching_changes_nothing_and_leaves_no_hook_behind() -> None:
             loss.backward()
             if probe is not None:
                 probe.gradients()
-                assert not any(m._forward_hooks for m in model.modules()), "gradients() takes the hooks off"
             opt.step()
             opt.zero_grad()
             if probe is not None:
@@ -179,6 +184,16 @@ def test_watching_changes_nothing_and_leaves_no_hook_behind() -> None:
     plain, watched = run(False).state_dict(), run(True).state_dict()
     for k in plain:
         np.testing.assert_array_equal(plain[k], watched[k], err_msg=k)
+
+
+def test_one_forward_pass_is_watched_the_first_of_an_accumulated_step() -> None:
+    model = tiny_gpt()
+    probe = Probe(model)
+    model(*batch(0))
+    assert not any(m._forward_hooks for m in model.modules()), "the hooks come off after one forward pass"
+    rows = list(probe.rows)
+    model(*batch(1))
+    assert probe.rows == rows and len({(n, s) for n, s, _ in rows}) == len(rows), "each statistic once"
 
 
 # ----- diagnostics.csv, diagnostics.png, the command --------------------------------------------
@@ -261,3 +276,50 @@ def test_the_command_without_a_csv_says_how_to_make_one(tmp_path: Path, capsys: 
     (tmp_path / "diagnostics.csv").write_text("iter,name,stat,value\n")
     assert main([str(tmp_path / "diagnostics.csv")]) == 2
     assert "holds no rows yet" in capsys.readouterr().err
+
+
+# ----- in a training run ------------------------------------------------------------------------
+@pytest.mark.training
+def test_a_run_records_every_logged_step_and_draws_it(cfg: TrainConfig) -> None:
+    summary = train(cfg)  # cfg: 12 iterations, a log line every 3
+    series = read_diagnostics(Path(cfg.out_dir) / "diagnostics.csv")
+    for n, _ in summary["model"].named_parameters():
+        for stat in ("grad_norm", "weight_norm", "update_ratio"):
+            assert series[n, stat][0] == [3, 6, 9, 12], (n, stat)
+    for stat in ("mean", "std"):
+        assert series["transformer.h.0.attn", stat][0] == [3, 6, 9, 12]
+    assert series["transformer.h.0.mlp.gelu", "tail_fraction"][0] == [3, 6, 9, 12]
+    assert series["transformer.h.0.attn", "entropy_head1"][0] == [3, 6, 9, 12]
+    pytest.importorskip("matplotlib")
+    train_mod.draw(summary["config"])
+    assert (Path(cfg.out_dir) / "diagnostics.png").is_file() and (Path(cfg.out_dir) / "loss.png").is_file()
+
+
+@pytest.mark.training
+def test_diagnostics_false_records_nothing_and_the_run_is_the_same(cfg: TrainConfig, tmp_path: Path) -> None:
+    train(cfg)
+    off = dataclasses.replace(cfg, out_dir=str(tmp_path / "off"), diagnostics=False)
+    train(off)
+    assert not (tmp_path / "off" / "diagnostics.csv").exists()
+    a, b = load_checkpoint(Path(cfg.out_dir) / "last.npz"), load_checkpoint(tmp_path / "off" / "last.npz")
+    for k in a["model"]:
+        np.testing.assert_array_equal(a["model"][k], b["model"][k], err_msg=k)
+
+
+@pytest.mark.cli
+def test_ctrl_c_draws_the_pictures_of_the_run_so_far(
+    cfg: TrainConfig, argv, run_train, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("matplotlib")
+    real_estimate = train_mod.estimate_loss
+
+    def ctrl_c_at_6(model, splits, cfg, it):
+        if it == 6:
+            signal.raise_signal(signal.SIGINT)
+        return real_estimate(model, splits, cfg, it)
+
+    monkeypatch.setattr(train_mod, "estimate_loss", ctrl_c_at_6)
+    code, out, _ = run_train(argv(cfg))
+    assert code == 130
+    assert f"diagnostics: {cfg.out_dir}/diagnostics.png" in out and f"loss curve: {cfg.out_dir}/loss.png" in out
+    assert read_diagnostics(Path(cfg.out_dir) / "diagnostics.csv")["transformer.h.0", "std"][0] == [3, 6]

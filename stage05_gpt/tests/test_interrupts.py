@@ -35,7 +35,7 @@ def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def assert_same_run(expected: TrainConfig, actual: TrainConfig) -> None:
-    """best.npz, last.npz and metrics.csv of `actual` are those of `expected`, the unbroken run."""
+    """best.npz, last.npz, metrics.csv and diagnostics.csv of `actual` are those of `expected`, the unbroken run."""
     for name in ("best.npz", "last.npz"):
         a = flatten(load_checkpoint(Path(expected.out_dir) / name))
         b = flatten(load_checkpoint(Path(actual.out_dir) / name))
@@ -52,6 +52,10 @@ def assert_same_run(expected: TrainConfig, actual: TrainConfig) -> None:
         return [r[:3] + r[5:] for r in (line.split(",") for line in lines)]  # without ms_per_iter, tokens_per_s
 
     assert rows(actual) == rows(expected)
+    # diagnostics.csv: the rows of every logged step once, as the unbroken run wrote them
+    assert (Path(actual.out_dir) / "diagnostics.csv").read_text() == (
+        Path(expected.out_dir) / "diagnostics.csv"
+    ).read_text()
 
 
 @pytest.fixture

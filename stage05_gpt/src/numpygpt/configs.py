@@ -69,6 +69,9 @@ class TrainConfig:
     eval_interval: int = option(250, "estimate train and val loss every this many steps")
     eval_iters: int = option(20, "batches per loss estimate")
     log_interval: int = option(10, "print and record the training loss every this many steps")
+    diagnostics: bool = option(
+        True, "at each log interval, record what one step looks like inside: diagnostics.csv and .png"
+    )
     out_dir: str = option(
         "out/shakespeare_{tokenizer}", "the run folder; {tokenizer} becomes char, bpe<bpe_vocab_size> or gpt2"
     )

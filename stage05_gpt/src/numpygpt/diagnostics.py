@@ -30,7 +30,6 @@ was given. All of it costs time on watched steps only; the steps between run as 
 from __future__ import annotations
 
 import csv
-import io
 import math
 import re
 from collections import defaultdict
@@ -46,12 +45,11 @@ from numpygpt.cli import ArgumentParser, fail, run
 from numpygpt.configs import TrainConfig
 from numpygpt.models.gpt import MLP, Block, CausalSelfAttention
 from numpygpt.nn.functional._sums import row_sums
-from numpygpt.utils.data.corpus import atomic_write_bytes
+from numpygpt.rundir import CsvLog
 
 # GELU(x) for x < -3 is within 0.004 of 0 and its slope within 0.012 of 0: a flat tail.
 GELU_TAIL = -3.0
 HEALTHY_UPDATE_RATIO = -3.0  # log10 of 1e-3, the rule of thumb drawn as a guide line
-HEADER = ("iter", "name", "stat", "value")
 
 
 # NOTE: masked scores are set to this rather than -inf: exp gives exactly 0 all the same, and
@@ -113,10 +111,10 @@ def update_ratio(before: np.ndarray, after: np.ndarray) -> float:
 class Probe:
     """Watches one training step of a GPT; made just before a logged step's forward pass.
 
-    probe = Probe(model)      # forward hooks on: activations, GELU inputs, attention
+    probe = Probe(model)      # forward hooks on for one forward pass: activations, GELU inputs, attention
     _, loss = model(x, y)
     loss.backward()
-    probe.gradients()         # hooks off; gradient norms (before clipping); weights copied
+    probe.gradients()         # gradient norms (before clipping); weights copied
     clip_grad_norm_(...)
     optimizer.step()
     probe.update()            # update-to-data ratios: the weights against the copy
@@ -135,6 +133,9 @@ class Probe:
                 self._handles.append(m.register_forward_hook(self._gelu_tail(name)))
             if isinstance(m, CausalSelfAttention):
                 self._handles.append(m.c_attn.register_forward_hook(self._entropy(name, m.n_head)))
+        # One forward pass is watched (the first, when a step accumulates gradients over several):
+        # the model's own hook, which runs after all the inner ones, takes them off.
+        self._handles.append(model.register_forward_hook(lambda module, args, out: self.close()))
 
     def _spread(self, name: str) -> nn.module.ForwardHook:
         def hook(module: nn.Module, args: tuple[Any, ...], out: Tensor) -> None:
@@ -157,8 +158,8 @@ class Probe:
         return hook
 
     def gradients(self) -> None:
-        """After backward, before clipping: hooks off; each tensor's gradient and weight norm;
-        a copy of the weights, for the update ratio."""
+        """After backward, before clipping: each tensor's gradient and weight norm; a copy of
+        the weights, for the update ratio. (Hooks still on, had no forward pass run, come off.)"""
         self.close()
         for name, p in self.model.named_parameters():
             if p.grad is not None:
@@ -180,7 +181,7 @@ class Probe:
         self._handles.clear()
 
 
-class DiagnosticsLog:
+class DiagnosticsLog(CsvLog):
     """diagnostics.csv: the rows of each watched step, appended as the run goes.
 
     resume_iter=None starts a new file; a number (the iteration a resumed run continues from)
@@ -188,31 +189,16 @@ class DiagnosticsLog:
     interrupted run wrote past its checkpoint and the resumed run will write again.
     """
 
+    HEADER = ("iter", "name", "stat", "value")
+
     def __init__(self, path: str | Path, resume_iter: int | None = None) -> None:
-        self.path = Path(path)
-        kept: list[list[str]] = []
-        if resume_iter is not None and self.path.exists():
-            with open(self.path, newline="") as f:
-                kept = [r for r in list(csv.reader(f))[1:] if r and int(r[0]) <= resume_iter]
-        text = io.StringIO()
-        csv.writer(text).writerows([HEADER, *kept])
-        atomic_write_bytes(self.path, text.getvalue().encode())
-        self._file = open(self.path, "a", newline="")  # noqa: SIM115 (closed by close())
-        self._csv = csv.writer(self._file)
+        path = Path(path)
+        kept = [] if resume_iter is None else [r for r in self.read_rows(path) if int(r[0]) <= resume_iter]
+        super().__init__(path, kept)
 
     def write(self, it: int, rows: Sequence[tuple[str, str, float]]) -> None:
-        """The rows of the step that ended at iteration it, flushed at once."""
-        self._csv.writerows([it, name, stat, f"{value:.6g}"] for name, stat, value in rows)
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()
-
-    def __enter__(self) -> DiagnosticsLog:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        """The rows of the step that ended at iteration it."""
+        self._write(*([it, name, stat, f"{value:.6g}"] for name, stat, value in rows))
 
 
 Series = dict[tuple[str, str], tuple[list[int], list[float]]]
@@ -252,6 +238,9 @@ def plot_diagnostics(csv_path: str | Path, png: str | Path, title: str = "") -> 
         print("diagnostics: matplotlib is not installed (pip install matplotlib), skipping the PNG")
         return False
     series = read_diagnostics(csv_path)
+    if not series:
+        print(f"diagnostics: {csv_path} holds no rows yet, no picture")
+        return False
     layers = sorted({i for (name, _) in series if (i := _layer(name)) is not None})
     cmap = plt.get_cmap("viridis")
 

@@ -4,6 +4,9 @@
     last.npz      the newest checkpoint (--resume continues from it)
     metrics.csv   one row per logged step and per evaluation
     loss.png      the loss curve drawn from metrics.csv
+    diagnostics.csv, diagnostics.png   what a step looks like inside, at each log interval
+                  (numpygpt/diagnostics.py; --diagnostics false leaves them out)
+    attention.png the attention maps `python -m numpygpt.inspect` draws from best.npz
     .lock         held while a run trains here: two runs never write one folder
 
 The rules:
@@ -12,7 +15,8 @@ The rules:
   * kill -9 at any moment leaves last.npz whole (it is written atomically) and at most a
     temporary file (`.last.npz.*.tmp`), which the next start in this folder removes;
   * a checkpoint records how many metrics rows the run had written when it was saved; a
-    resumed run drops the rows written after that, so no row is doubled or missing.
+    resumed run drops the rows written after that, so no row is doubled or missing (and the
+    diagnostics rows of iterations after the checkpoint's).
 """
 
 from __future__ import annotations
@@ -24,14 +28,14 @@ import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from numpygpt.checkpoint import CheckpointError, load_checkpoint
 from numpygpt.cli import ConfigError
 from numpygpt.configs import TrainConfig, resume_changes, resume_config
 from numpygpt.utils.data.corpus import atomic_write_bytes
 
-RUN_FILES = ("best.npz", "last.npz", "metrics.csv", "loss.png")
+RUN_FILES = ("best.npz", "last.npz", "metrics.csv", "loss.png", "diagnostics.csv", "diagnostics.png", "attention.png")
 # What --resume needs from last.npz (sampling needs only model_config, model, tokenizer).
 RESUME_ENTRIES = ("iter", "best_val_loss", "train_config", "model", "optimizer", "rng", "tokenizer", "metrics_rows")
 
@@ -121,7 +125,55 @@ def open_run(cfg: TrainConfig, given: dict[str, Any] | None) -> tuple[TrainConfi
     return cfg, None
 
 
-class MetricsLog:
+LogT = TypeVar("LogT", bound="CsvLog")
+
+
+class CsvLog:
+    """A CSV file that a run appends to row by row, each row flushed at once.
+
+    It starts with HEADER and the rows of an earlier file at path that the subclass keeps
+    (`kept`, none for a new run), written atomically; then rows are added with `_write`.
+    """
+
+    HEADER: tuple[str, ...] = ()
+
+    def __init__(self, path: Path, kept: list[list[str]]) -> None:
+        self.path = path
+        text = io.StringIO()
+        csv.writer(text).writerows([self.HEADER, *kept])
+        atomic_write_bytes(path, text.getvalue().encode())
+        self.rows = len(kept)
+        self._file = open(path, "a", newline="")  # noqa: SIM115 (closed by close())
+        self._csv = csv.writer(self._file)
+
+    @staticmethod
+    def read_rows(path: Path) -> list[list[str]]:
+        """The rows of the file at path below its header (none if there is no file)."""
+        if not path.exists():
+            return []
+        with open(path, newline="") as f:
+            return list(csv.reader(f))[1:]
+
+    def _write(self, *rows: list[Any]) -> None:
+        # Flushed at once: a checkpoint counts only rows that are in the file.
+        try:
+            self._csv.writerows(rows)
+            self._file.flush()
+        except OSError as e:
+            raise OSError(e.errno, e.strerror or str(e), str(self.path)) from e
+        self.rows += len(rows)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self: LogT) -> LogT:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class MetricsLog(CsvLog):
     """metrics.csv: one row per logged step, one per evaluation; it counts its rows for the checkpoint.
 
     keep_rows=None starts a new file; a number (a resumed run's checkpoint's) keeps that many
@@ -131,42 +183,13 @@ class MetricsLog:
     HEADER = ("iter", "loss", "lr", "ms_per_iter", "tokens_per_s", "train_loss", "val_loss")
 
     def __init__(self, path: Path, keep_rows: int | None = None) -> None:
-        self.path = path
-        rows: list[list[str]] = []
-        if keep_rows is not None and path.exists():
-            with open(path, newline="") as f:
-                rows = list(csv.reader(f))[1 : keep_rows + 1]
-            if len(rows) < keep_rows:
-                print(
-                    f"resume: {path} has {len(rows)} of the {keep_rows} rows the checkpoint counts; the rest are lost"
-                )
-        text = io.StringIO()
-        csv.writer(text).writerows([self.HEADER, *rows])
-        atomic_write_bytes(path, text.getvalue().encode())
-        self.rows = len(rows)
-        self._file = open(path, "a", newline="")  # noqa: SIM115 (closed by close())
-        self._csv = csv.writer(self._file)
+        rows = [] if keep_rows is None else self.read_rows(path)[:keep_rows]
+        if keep_rows is not None and len(rows) < keep_rows:
+            print(f"resume: {path} has {len(rows)} of the {keep_rows} rows the checkpoint counts; the rest are lost")
+        super().__init__(path, rows)
 
     def step(self, it: int, loss: float, lr: float, ms: float, tokens_per_s: float) -> None:
         self._write([it, f"{loss:.6f}", f"{lr:.6g}", f"{ms:.2f}", f"{tokens_per_s:.0f}", "", ""])
 
     def evaluation(self, it: int, losses: dict[str, float]) -> None:
         self._write([it, "", "", "", "", f"{losses['train']:.6f}", f"{losses['val']:.6f}"])
-
-    def _write(self, row: list[Any]) -> None:
-        # Flushed row by row: a checkpoint counts only rows that are in the file.
-        try:
-            self._csv.writerow(row)
-            self._file.flush()
-        except OSError as e:
-            raise OSError(e.errno, e.strerror or str(e), str(self.path)) from e
-        self.rows += 1
-
-    def close(self) -> None:
-        self._file.close()
-
-    def __enter__(self) -> MetricsLog:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

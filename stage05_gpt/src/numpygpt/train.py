@@ -31,6 +31,7 @@ from numpygpt.autograd import no_grad
 from numpygpt.checkpoint import CheckpointError, load_weights, non_finite, save_checkpoint
 from numpygpt.cli import ConfigError, fail, run
 from numpygpt.configs import COMMAND_ONLY, TrainConfig, parse_args, validate, with_init_from
+from numpygpt.diagnostics import DiagnosticsLog, Probe
 from numpygpt.models import GPT, GPTConfig
 from numpygpt.models.pretrained import DownloadError, config_from_hf, resolve
 from numpygpt.optim import AdamW, clip_grad_norm_, configure_weight_decay
@@ -266,6 +267,11 @@ def train(
             it, best_val, saved_at = ck["iter"], ck["best_val_loss"], ck["iter"]
             print(f"resuming from {last_path} at iteration {it}")
         metrics = run_scope.enter_context(MetricsLog(out_dir / "metrics.csv", ck["metrics_rows"] if ck else None))
+        diagnostics = (  # what one step looks like inside, at each log interval (numpygpt/diagnostics.py)
+            run_scope.enter_context(DiagnosticsLog(out_dir / "diagnostics.csv", ck["iter"] if ck else None))
+            if cfg.diagnostics
+            else None
+        )
         stop = run_scope.enter_context(_StopFlag())
         start_it = it
         tokens_per_iter = cfg.batch_size * cfg.block_size * cfg.gradient_accumulation_steps
@@ -295,6 +301,8 @@ def train(
                 break
 
             t0 = time.perf_counter()
+            logged = (it + 1) % cfg.log_interval == 0 or it + 1 == cfg.max_iters  # this step ends with a log line
+            probe = Probe(model) if diagnostics is not None and logged else None  # watches this step's first pass
             loss_value, passes = 0.0, cfg.gradient_accumulation_steps
             for _ in range(passes):  # gradients add up over the passes (+=): one step of passes * B sequences
                 x, y = get_batch(splits["train"], cfg.batch_size, cfg.block_size, rng)  # (B, T) each
@@ -303,10 +311,14 @@ def train(
                     raise _diverged(it, f"the training loss ({loss.item()})", cfg, saved_at, ck)
                 (loss / passes).backward()  # the mean over all passes' tokens, as one big batch would give
                 loss_value += loss.item() / passes
+            if probe is not None:
+                probe.gradients()  # the gradients before clipping, and the weights before the update
             if cfg.grad_clip > 0:
                 clip_grad_norm_(model.parameters(), cfg.grad_clip)
             lr = optimizer.param_groups[0]["lr"]
             optimizer.step()
+            if probe is not None:
+                probe.update()  # what the step changed, against the weights
             optimizer.zero_grad(set_to_none=True)
             scheduler.step()
             it += 1
@@ -314,7 +326,7 @@ def train(
             if on_step is not None:
                 on_step(it, loss_value, model)
 
-            if it % cfg.log_interval == 0 or it == cfg.max_iters:
+            if logged:
                 ms = step_seconds * 1000 / (it - it_last)  # training steps only, evaluations excluded
                 eta = (cfg.max_iters - it) * ms / 1000
                 print(
@@ -323,6 +335,8 @@ def train(
                     flush=True,
                 )
                 metrics.step(it, loss_value, lr, ms, tokens_per_iter * 1000 / ms)
+                if probe is not None and diagnostics is not None:
+                    diagnostics.write(it, probe.rows)
                 step_seconds, it_last = 0.0, it
 
         if it != saved_at:  # stopped by Ctrl-C between two evaluations: save where it is
@@ -362,6 +376,16 @@ def _os_error(e: OSError, cfg: TrainConfig) -> str:
     return f"{e.filename}: {reason}"
 
 
+def draw(cfg: TrainConfig) -> None:
+    """The run's pictures: loss.png from metrics.csv and diagnostics.png from diagnostics.csv."""
+    from numpygpt.diagnostics import plot_diagnostics
+    from numpygpt.plot import plot_metrics
+
+    plot_metrics(cfg.run_dir / "metrics.csv", cfg.run_dir / "loss.png")
+    if cfg.diagnostics:
+        plot_diagnostics(cfg.run_dir / "diagnostics.csv", cfg.run_dir / "diagnostics.png")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The command: exit status 0 done, 1 failed (diverged, an OS or network error), 2 a usage mistake, 130 Ctrl-C."""
     cfg, given = parse_args(argv)  # argparse's own errors: one line, status 2
@@ -371,12 +395,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # NumPy's overflow warnings on the way there would only bury that line.
         with np.errstate(over="ignore", invalid="ignore"):
             summary = train(cfg, given=given)
+        run_cfg = summary["config"]
+        draw(run_cfg)  # at the end, and after a Ctrl-C
         if summary["interrupted"]:
             return 130
-        from numpygpt.plot import plot_metrics
-
-        plot_metrics(Path(summary["last"]).with_name("metrics.csv"), Path(summary["last"]).with_name("loss.png"))
-        run_cfg = summary["config"]
         if run_cfg.sample_tokens > 0:
             from numpygpt.sample import sample_from_checkpoint
 
