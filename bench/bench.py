@@ -159,6 +159,7 @@ def main() -> None:
     ap.add_argument("--sweep", action="store_true")
     ap.add_argument("--gpt2", action="store_true", help="the GPT-2 124M-sized benchmark instead (bench/gpt2.py)")
     ap.add_argument("--gpt2-tokens", type=int, default=64, help="--gpt2: tokens to generate")
+    ap.add_argument("--gpt2-gen-threads", type=int, default=1, help="--gpt2: BLAS/OpenMP threads for generation")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = ap.parse_args()
     out = Path(args.out)
@@ -167,7 +168,9 @@ def main() -> None:
     if args.gpt2:
         import gpt2
 
-        results = gpt2.run(args.threads, args.gpt2_tokens, blocks=min(args.blocks, 2), steps=min(args.steps, 3))
+        results = gpt2.run(
+            args.threads, args.gpt2_tokens, min(args.blocks, 2), min(args.steps, 3), gen_threads=args.gpt2_gen_threads
+        )
         (out / "gpt2.json").write_text(json.dumps(results, indent=1))
         return
 

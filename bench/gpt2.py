@@ -7,8 +7,11 @@
                  (bench.py's timed_blocks: see its docstring for why)
 
 Every measurement runs in a process of its own, so each peak memory is that side's alone; both
-sides get the same BLAS/OpenMP thread count. Figures depend on what else the machine is doing:
-report the load with them.
+sides get the same BLAS/OpenMP thread count. Generation defaults to one thread per side, as
+numpygpt's sample command runs it: a batch-1 step is matrix-vector products, which a second
+BLAS thread barely speeds up and, on a busy machine, slows down several times (measured here:
+10 tokens/s on one thread, 1-2.5 on two, with other jobs on the cores). Figures depend on what
+else the machine is doing: report the load with them.
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ def in_process(side: str, new_tokens: int, use_cache: bool, threads: int) -> dic
     return json.loads(out.strip().splitlines()[-1])
 
 
-def run(threads: int, new_tokens: int, blocks: int, steps: int) -> dict:
+def run(threads: int, new_tokens: int, blocks: int, steps: int, gen_threads: int = 1) -> dict:
     """Print the table of both benchmarks; return the figures."""
     sys.path.insert(0, str(ROOT / "bench"))
     from bench import timed_blocks
@@ -87,10 +90,13 @@ def run(threads: int, new_tokens: int, blocks: int, steps: int) -> dict:
     print("|---|---|---|---|")
     for side, label in (("numpy", "numpygpt"), ("transformers", "transformers")):
         for use_cache in (True, False):
-            r = in_process(side, new_tokens, use_cache, threads)
+            r = in_process(side, new_tokens, use_cache, gen_threads)
             results["generation"][f"{side}/{'cache' if use_cache else 'no_cache'}"] = r
             print(f"| {label} | {'yes' if use_cache else 'no'} | {r['tokens_per_s']:.1f} | {r['peak_mb']:.0f} MB |")
-    print(f"\nfine-tuning step (forward, backward, AdamW), block 256; {blocks} alternating blocks of {steps} steps\n")
+    print(
+        f"\nfine-tuning step (forward, backward, AdamW), block 256, {threads} threads per side; "
+        f"{blocks} alternating blocks of {steps} steps\n"
+    )
     print("| batch | numpygpt ms/step | PyTorch ms/step | ratio | numpygpt peak | PyTorch peak |")
     print("|---|---|---|---|---|---|")
     for batch_size in (1, 4):
