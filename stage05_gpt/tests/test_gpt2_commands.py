@@ -142,3 +142,13 @@ def test_offline_the_commands_say_so_in_one_line(
     assert code == 1 and err.startswith("error: from_pretrained: could not get config.json of 'gpt2'"), err
     code, _, err = run_sample(["--init_from=gpt2-medium"])
     assert code == 1 and "could not get config.json of 'gpt2-medium'" in err and err.count("\n") == 1
+
+
+def test_a_fine_tuning_run_resumes_from_its_own_checkpoint(cfg: TrainConfig, gpt2_folder: Path) -> None:
+    first = train(finetune_cfg(cfg, gpt2_folder))
+    # --resume with only the run folder and a new end: model, tokenizer and init_from come from last.npz
+    resumed = train(dataclasses.replace(cfg, resume=True, max_iters=4), given={"max_iters": 4})
+    run = resumed["config"]
+    assert resumed["iter"] == 4 and run.init_from == str(gpt2_folder) and run.tokenizer == "gpt2"
+    assert (run.n_layer, run.n_embd, run.block_size) == (2, 32, 8)
+    assert load_checkpoint(resumed["last"])["iter"] == 4 and first["iter"] == 2
