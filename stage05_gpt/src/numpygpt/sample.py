@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -68,18 +68,10 @@ def load_model(path: str | Path) -> tuple[GPT, Tokenizer]:
     return model, tokenizer
 
 
-def sample_from_checkpoint(
-    path: str | Path,
-    prompt: str = "\n",
-    max_new_tokens: int = 500,
-    temperature: float = 0.8,
-    top_k: int | None = 40,
-    seed: int | None = None,
-    out: TextIO | None = None,
-) -> str:
-    """Generate from `prompt`, writing each piece of text to `out` (default: stdout) as soon as it exists."""
+def sample_from_checkpoint(path: str | Path, prompt: str = "\n", *args: Any, **kwargs: Any) -> str:
+    """`sample` (the same arguments after the prompt) from the model and tokenizer of a checkpoint."""
     model, tokenizer = load_model(path)
-    return sample(model, tokenizer, prompt, max_new_tokens, temperature, top_k, seed, out)
+    return sample(model, tokenizer, prompt, *args, **kwargs)
 
 
 def sample(
