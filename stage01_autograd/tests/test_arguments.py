@@ -93,7 +93,7 @@ MAKING = {
     ),
     "zeros_like of an array": (
         TypeError,
-        "zeros_like: input must be a Tensor, got a ndarray of shape (2,)",
+        "zeros_like: input must be a Tensor, got an ndarray of shape (2,)",
         lambda: ag.zeros_like(np.ones(2)),
     ),
     "ones_like requires_grad": (
@@ -245,6 +245,20 @@ def test_comparisons_with_foreign_objects_answer_as_python_does() -> None:
     raises(TypeError, "'<' not supported between instances of 'Tensor' and 'str'", lambda: x < "a")
 
 
+def test_operands_that_are_not_numbers_name_the_op() -> None:
+    raises(TypeError, "pow: number ** Tensor needs a number base, got str", lambda: "a" ** m23())
+    raises(
+        ValueError,
+        "equal: Tensor: data must be numbers in a (nested) sequence of regular shape",
+        lambda: m23() == [1, [2, 3]],
+    )
+    raises(
+        TypeError,
+        "reshape: Tensor: data must be numbers (bool, int or float), got dtype <U1 from str",
+        lambda: ag.reshape("a", 1),
+    )
+
+
 def test_astype_and_where_arguments() -> None:
     msg = "astype: dtype must be a numeric dtype (bool, int or float) such as np.float32, got <U0"
     raises(TypeError, msg, lambda: m23().astype(str))
@@ -299,7 +313,7 @@ AUTOGRAD = {
     ),
     "to_dot of an array": (
         TypeError,
-        "to_dot: root must be a Tensor, got a ndarray of shape (2,)",
+        "to_dot: root must be a Tensor, got an ndarray of shape (2,)",
         lambda: ag.to_dot(np.ones(2)),
     ),
     "to_mermaid of None": (TypeError, "to_mermaid: root must be a Tensor, got None", lambda: ag.to_mermaid(None)),
@@ -348,7 +362,7 @@ GRADCHECK = {
     "fn not callable": (TypeError, "gradcheck: fn must be callable, got 5", lambda: gradcheck(5, leaf())),
     "an array input": (
         TypeError,
-        "gradcheck: inputs must be Tensors, got a ndarray of shape (2,) as input 0",
+        "gradcheck: inputs must be Tensors, got an ndarray of shape (2,) as input 0",
         lambda: gradcheck(lambda x: x, np.ones(2)),
     ),
     "raise_exception None": (

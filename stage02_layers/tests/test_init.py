@@ -129,7 +129,7 @@ def test_initialisers_keep_the_dtype(dtype: type) -> None:
 
 
 def test_init_errors() -> None:
-    with pytest.raises(TypeError, match="init: can only fill floating point tensors, got dtype int64"):
+    with pytest.raises(TypeError, match="uniform_: can only fill floating point tensors, got dtype int64"):
         init.uniform_(Tensor(np.zeros(3, dtype=np.int64)))
     with pytest.raises(ValueError, match=r"at least 2 dimensions, got shape \(5,\)"):
         init.xavier_uniform_(empty(5))

@@ -79,10 +79,11 @@ def test_reassigning_an_attribute_replaces_its_registration() -> None:
     m = nn.Module()
     m.w = nn.Parameter(np.zeros(2))
     m.sub = nn.Linear(2, 2)
-    m.w = Tensor(np.zeros(2))  # now a plain tensor: no longer a parameter
+    m.w = None  # the name stays a parameter's, holding nothing (as Linear(bias=False) does)
     m.sub = nn.Parameter(np.ones(3))  # a module name reused for a parameter
     assert [n for n, _ in m.named_parameters()] == ["sub"]
     assert list(m.children()) == []
+    assert m.w is None and "w" not in m.state_dict()
 
 
 def test_setattr_before_init_is_a_clear_error() -> None:

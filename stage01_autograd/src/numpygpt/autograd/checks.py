@@ -42,8 +42,9 @@ def show(v: Any) -> str:
         return text if len(text) <= 40 else text[:37] + "..."
     if isinstance(v, (tuple, list, slice, range)) and len(text := repr(v)) <= 60:
         return text
-    shape = getattr(v, "shape", None)
-    return f"a {type(v).__name__}" + (f" of shape {tuple(shape)}" if isinstance(shape, tuple) else "")
+    name, shape = type(v).__name__, getattr(v, "shape", None)
+    article = "an" if name[0].lower() in "aeiou" or name == "ndarray" else "a"
+    return f"{article} {name}" + (f" of shape {tuple(shape)}" if isinstance(shape, tuple) else "")
 
 
 def check_int(op: str, name: str, v: Any, min: int | None = None) -> int:

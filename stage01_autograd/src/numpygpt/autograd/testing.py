@@ -38,6 +38,7 @@ OPERATORS = frozenset(
     for n in (
         *("add", "radd", "sub", "rsub", "mul", "rmul", "truediv", "rtruediv", "pow", "rpow", "matmul", "rmatmul"),
         *("neg", "lt", "le", "gt", "ge", "eq", "ne", "getitem", "setitem", "len", "bool", "iter", "contains"),
+        *("setattr", "delattr"),
     )
 )
 
@@ -242,14 +243,17 @@ def public_callables(namespace: types.ModuleType, prefix: str = "") -> list[str]
 
 
 def _own_methods(cls: type) -> list[str]:
-    """The public methods and operators a class defines itself (inherited ones are the base's)."""
-    methods = []
-    for name, member in vars(cls).items():
-        if name.startswith("_") and name not in OPERATORS:
-            continue
-        if isinstance(member, (staticmethod, classmethod)) or (callable(member) and not isinstance(member, type)):
-            methods.append(name)
-    return methods
+    """The public methods and operators a class defines itself, or inherits from a private base
+    (Sequential's indexing lives in _NumberedModules); those of a public base are the base's."""
+    own = [k for k in cls.__mro__ if k is cls or (k.__name__.startswith("_") and k.__module__.startswith("numpygpt"))]
+    methods = set()
+    for klass in own:
+        for name, member in vars(klass).items():
+            if name.startswith("_") and name not in OPERATORS:
+                continue
+            if isinstance(member, (staticmethod, classmethod)) or (callable(member) and not isinstance(member, type)):
+                methods.add(name)
+    return sorted(methods)
 
 
 def missing_cases(public: Iterable[str], cases: Mapping[str, Any], not_hunted: Mapping[str, str]) -> list[str]:

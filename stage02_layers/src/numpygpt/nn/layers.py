@@ -9,10 +9,13 @@ import numpy as np
 import numpy.typing as npt
 
 from numpygpt.autograd import Tensor
+from numpygpt.autograd.checks import check_bool, check_dtype, check_int, check_real, check_size, is_int
 
 from . import functional as F
 from . import init
-from .functional._checks import check_tensor
+from .functional._checks import check_tensor, normalized_shape_arg
+from .functional.activations import approximate_arg
+from .functional.dropout import check_probability
 from .module import Module
 from .parameter import Parameter
 
@@ -27,6 +30,10 @@ class Linear(Module):
         self, in_features: int, out_features: int, bias: bool = True, dtype: npt.DTypeLike = np.float32
     ) -> None:
         super().__init__()
+        in_features = check_int("Linear", "in_features", in_features, min=0)
+        out_features = check_int("Linear", "out_features", out_features, min=0)
+        bias, dtype = check_bool("Linear", "bias", bias), check_dtype("Linear", "dtype", dtype, kinds="f")
+        check_size("Linear", "(out_features, in_features)", (out_features, in_features))
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
         self.bias = Parameter(np.empty(out_features, dtype=dtype)) if bias else None
@@ -39,6 +46,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_tensor(f"Linear({self.in_features}, {self.out_features})", input=x)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(
                 f"Linear({self.in_features}, {self.out_features}): input of shape {x.shape} should end in "
@@ -60,6 +68,10 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int, dtype: npt.DTypeLike = np.float32) -> None:
         super().__init__()
+        num_embeddings = check_int("Embedding", "num_embeddings", num_embeddings, min=0)
+        embedding_dim = check_int("Embedding", "embedding_dim", embedding_dim, min=0)
+        dtype = check_dtype("Embedding", "dtype", dtype, kinds="f")
+        check_size("Embedding", "(num_embeddings, embedding_dim)", (num_embeddings, embedding_dim))
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=dtype))
         init.normal_(self.weight)
@@ -83,8 +95,10 @@ class LayerNorm(Module):
         dtype: npt.DTypeLike = np.float32,
     ) -> None:
         super().__init__()
-        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-        self.eps = eps
+        self.normalized_shape = normalized_shape_arg("LayerNorm", normalized_shape)
+        self.eps = check_real("LayerNorm", "eps", eps, min=0.0)
+        elementwise_affine = check_bool("LayerNorm", "elementwise_affine", elementwise_affine)
+        bias, dtype = check_bool("LayerNorm", "bias", bias), check_dtype("LayerNorm", "dtype", dtype, kinds="f")
         self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype)) if elementwise_affine else None
         self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dtype)) if elementwise_affine and bias else None
 
@@ -113,8 +127,10 @@ class RMSNorm(Module):
         dtype: npt.DTypeLike = np.float32,
     ) -> None:
         super().__init__()
-        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-        self.eps = eps
+        self.normalized_shape = normalized_shape_arg("RMSNorm", normalized_shape)
+        self.eps = None if eps is None else check_real("RMSNorm", "eps", eps, min=0.0)
+        elementwise_affine = check_bool("RMSNorm", "elementwise_affine", elementwise_affine)
+        dtype = check_dtype("RMSNorm", "dtype", dtype, kinds="f")
         self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype)) if elementwise_affine else None
 
     def forward(self, x: Tensor) -> Tensor:
@@ -142,9 +158,10 @@ class RotaryEmbedding(Module):
         self, head_dim: int, max_positions: int, base: float = 10000.0, dtype: npt.DTypeLike = np.float32
     ) -> None:
         super().__init__()
-        if isinstance(max_positions, bool) or not isinstance(max_positions, int) or max_positions <= 0:
+        if not is_int(max_positions) or max_positions <= 0:
             raise ValueError(f"RotaryEmbedding: max_positions must be a positive integer, got {max_positions!r}")
-        self.head_dim, self.max_positions, self.base, self.dtype = head_dim, max_positions, base, dtype
+        dtype = check_dtype("RotaryEmbedding", "dtype", dtype, kinds="f")
+        self.head_dim, self.max_positions, self.base, self.dtype = head_dim, int(max_positions), base, dtype
         self._build(max_positions)
 
     def _build(self, end: int) -> None:
@@ -169,9 +186,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-        self.p = p
+        self.p = check_probability("Dropout", p)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, self.training)
@@ -185,9 +200,7 @@ class GELU(Module):
 
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
-        if approximate not in ("none", "tanh"):
-            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
-        self.approximate = approximate
+        self.approximate = approximate_arg("GELU", approximate)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.gelu(x, self.approximate)
@@ -210,13 +223,14 @@ class SiLU(Module):
 
 class Tanh(Module):
     def forward(self, x: Tensor) -> Tensor:
+        check_tensor("Tanh", input=x)
         return x.tanh()
 
 
 class Softmax(Module):
     def __init__(self, dim: int) -> None:
         super().__init__()
-        self.dim = dim
+        self.dim = check_int("Softmax", "dim", dim)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.softmax(x, self.dim)

@@ -7,19 +7,25 @@ Assigning a Parameter or a Module to an attribute registers it, so a model is a 
 and `parameters()`, `state_dict()`, `train()`/`eval()` and `zero_grad()` walk that tree.
 A forward hook (`register_forward_hook`) sees a module's inputs and output each time it is
 called: the way to look inside a model (diagnostics, attention maps) without changing it.
+The rules are PyTorch's: a name that holds a parameter takes only a Parameter (or None),
+`del module.weight` unregisters it, and `load_state_dict` checks every entry before it
+writes any.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from numpygpt.autograd import Tensor
+from numpygpt.autograd.checks import check_bool, check_dtype, is_bool, show
 
 from .parameter import Parameter
+
+FINITE = "parameters not finite (was the state saved after training diverged?)"
 
 
 class IncompatibleKeys(NamedTuple):
@@ -60,37 +66,130 @@ class Module:
 
     training: bool
     # The registries that name the tree (set in __init__ without going through __setattr__).
-    _parameters: OrderedDict[str, Parameter]
-    _modules: OrderedDict[str, Module]
+    _parameters: OrderedDict[str, Parameter | None]
+    _modules: OrderedDict[str, Module | None]
     _buffers: OrderedDict[str, np.ndarray | None]
     _forward_hooks: OrderedDict[RemovableHandle, ForwardHook]
+    _non_persistent_buffers: set[str]  # buffers left out of the state_dict
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "training", True)
 
     # ----- registration -------------------------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:
+        """`self.name = value`: a Parameter or a Module is registered under `name`.
+
+        As in PyTorch, a name that holds a parameter takes only a Parameter or None: a plain
+        Tensor or array assigned there would silently drop out of parameters() and the
+        state_dict, so it is a TypeError. Likewise a submodule's name takes only a Module or
+        None, and a buffer's only an array or None.
+        """
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"cannot assign {name!r} before Module.__init__() call: call super().__init__() first")
-        for registry in (self._parameters, self._modules, self._buffers):
-            registry.pop(name, None)
         if isinstance(value, Parameter):
-            self._parameters[name] = value
+            self._unregister(name, keep=self._parameters)  # a parameter replaced keeps its place
+            self.__dict__.pop(name, None)
+            self.register_parameter(name, value)
+        elif name in self._parameters:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign '{_typename(value)}' as parameter '{name}' (numpygpt.nn.Parameter or None "
+                    f"expected); wrap it: Parameter(value)"
+                )
+            self.register_parameter(name, None)
         elif isinstance(value, Module):
+            self._unregister(name, keep=self._modules)
             self._modules[name] = value
-        # NOTE: the value also lives in __dict__, so reading `self.weight` is a plain
-        # attribute lookup on the hot path; the registries keep the order for naming.
-        object.__setattr__(self, name, value)
+            object.__setattr__(self, name, value)
+        elif name in self._modules:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign '{_typename(value)}' as child module '{name}' (numpygpt.nn.Module or None expected)"
+                )
+            self._modules[name] = None
+            object.__setattr__(self, name, None)
+        elif name in self._buffers:
+            if value is not None and not isinstance(value, np.ndarray):
+                raise TypeError(
+                    f"cannot assign '{_typename(value)}' as buffer '{name}' (numpy.ndarray or None expected)"
+                )
+            self._buffers[name] = value
+            object.__setattr__(self, name, value)
+        else:
+            # NOTE: a registered value also lives in __dict__, so reading `self.weight` is a plain
+            # attribute lookup on the hot path; the registries keep the order for naming.
+            object.__setattr__(self, name, value)
 
-    def register_buffer(self, name: str, array: np.ndarray | None, persistent: bool = True) -> None:
-        """A non-learned array that belongs to the module (and, if persistent, its state_dict)."""
-        object.__setattr__(self, name, array)
+    def __delattr__(self, name: str) -> None:
+        """`del self.name` also unregisters a parameter, buffer or submodule (PyTorch does)."""
+        self._unregister(name)
+        object.__delattr__(self, name)
+
+    def _unregister(self, name: str, keep: Mapping[str, Any] | None = None) -> None:
+        """Remove `name` from every registry but `keep`."""
+        for registry in (self._parameters, self._buffers, self._modules):
+            if registry is not keep:
+                registry.pop(name, None)
+        self._non_persistent_buffers.discard(name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register `param` under `name` (None: the name is kept for a parameter, as bias=False does)."""
+        if "_parameters" not in self.__dict__:
+            raise AttributeError("cannot assign parameter before Module.__init__() call")
+        self._check_new_name("parameter", name, self._parameters)
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"cannot assign '{_typename(param)}' object to parameter '{name}' (numpygpt.nn.Parameter or None required)"
+            )
+        self._parameters[name] = param
+        object.__setattr__(self, name, param)
+
+    def register_buffer(self, name: str, tensor: np.ndarray | None, persistent: bool = True) -> None:
+        """A non-learned array that belongs to the module: converted by to(), and saved in the
+        state_dict if persistent."""
+        if "_buffers" not in self.__dict__:
+            raise AttributeError("cannot assign buffer before Module.__init__() call")
+        self._check_new_name("buffer", name, self._buffers)
+        if tensor is not None and not isinstance(tensor, np.ndarray):
+            raise TypeError(
+                f"cannot assign '{_typename(tensor)}' object to buffer '{name}' (numpy.ndarray or None required)"
+            )
+        persistent = check_bool("register_buffer", "persistent", persistent)
+        self._buffers[name] = tensor
         if persistent:
-            self._buffers[name] = array
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
+        object.__setattr__(self, name, tensor)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register `module` under `name`, as `self.name = module` does (PyTorch: add_module)."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{_typename(module)} is not a Module subclass")
+        if "_modules" not in self.__dict__:
+            raise AttributeError("cannot assign module before Module.__init__() call")
+        self._check_new_name("module", name, self._modules)
+        self._modules[name] = module
+        object.__setattr__(self, name, module)
+
+    register_module = add_module
+
+    def _check_new_name(self, kind: str, name: Any, registry: Mapping[str, Any]) -> None:
+        """PyTorch's rules for a registered name, in its words: a non-empty str without dots that
+        is not already some other attribute (`training`, `forward`, a plain attribute)."""
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string. Got {type(name).__name__}")
+        if "." in name:
+            raise KeyError(f'{kind} name can\'t contain ".", got: {name}')
+        if name == "":
+            raise KeyError(f'{kind} name can\'t be empty string ""')
+        if hasattr(self, name) and name not in registry:
+            raise KeyError(f"attribute '{name}' already exists")
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__}.forward is not written")
@@ -124,6 +223,7 @@ class Module:
     # ----- walking the tree ---------------------------------------------------------------
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         """(dotted name, module) for self and every submodule, depth first, each once."""
+        _check_prefix("named_modules", prefix)
         seen: set[int] = set()
         stack = [(prefix, self)]
         while stack:
@@ -149,6 +249,8 @@ class Module:
     def named_parameters(self, prefix: str = "", remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
         """(dotted name, parameter) in registration order. A parameter shared by two modules
         (tied weights) is listed once, under its first name, unless remove_duplicate=False."""
+        _check_prefix("named_parameters", prefix)
+        check_bool("named_parameters", "remove_duplicate", remove_duplicate)
         # exercise 2.1: Module.named_parameters: walk the submodules, yield (dotted name, parameter), a shared (tied) parameter once
         seen: set[int] = set()
         for mname, m in self.named_modules(prefix):
@@ -170,6 +272,9 @@ class Module:
     # ----- modes and gradients ------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
         """Training mode (dropout active) for self and every submodule; returns self."""
+        if not is_bool(mode):  # PyTorch's words; `train("eval")` would otherwise mean training mode
+            raise ValueError(f"train: training mode is expected to be boolean, got {show(mode)}")
+        mode = bool(mode)
         for m in self.modules():
             object.__setattr__(m, "training", mode)
         return self
@@ -179,6 +284,8 @@ class Module:
         return self.train(False)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop every parameter's gradient (set_to_none=True), or fill it with zeros."""
+        set_to_none = check_bool("zero_grad", "set_to_none", set_to_none)
         for p in self.parameters():
             if set_to_none:
                 p.grad = None
@@ -186,15 +293,17 @@ class Module:
                 p.grad.data[...] = 0
 
     def to(self, dtype: Any) -> Module:
-        """Convert every parameter and buffer to `dtype` in place (float64 for gradcheck)."""
+        """Convert every parameter and floating point buffer to `dtype` in place (float64 for
+        gradcheck). As in PyTorch, only a floating point dtype: an int64 weight could not learn."""
+        dt = check_dtype("to", "dtype", dtype, kinds="f")
         for m in self.modules():
             for p in m._parameters.values():
                 if p is not None:
-                    p.data = p.data.astype(dtype)
+                    p.data = p.data.astype(dt)
                     p.grad = None
             for name, b in list(m._buffers.items()):
                 if b is not None and b.dtype.kind == "f":
-                    m.register_buffer(name, b.astype(dtype))
+                    m.register_buffer(name, b.astype(dt), persistent=name not in m._non_persistent_buffers)
         return self
 
     def double(self) -> Module:
@@ -207,45 +316,57 @@ class Module:
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """Every parameter and persistent buffer array by dotted name (tied weights under each
         of their names, as PyTorch does). The arrays are the live ones, not copies."""
-        out: OrderedDict[str, np.ndarray] = OrderedDict()
+        return OrderedDict((k, arr) for k, arr, _ in self._state_entries())
+
+    def _state_entries(self) -> Iterator[tuple[str, np.ndarray, bool]]:
+        """(dotted name, live array, is it a parameter?) for every entry of the state_dict."""
         for mname, m in self.named_modules():
             pre = f"{mname}." if mname else ""
             for n, p in m._parameters.items():
                 if p is not None:
-                    out[pre + n] = p.data
+                    yield pre + n, p.data, True
             for n, b in m._buffers.items():
-                if b is not None:
-                    out[pre + n] = b
-        return out
+                if b is not None and n not in m._non_persistent_buffers:
+                    yield pre + n, b, False
 
-    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> IncompatibleKeys:
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copy arrays into the parameters and buffers, in place and in their own dtype.
 
-        strict=True: a missing key, an unexpected key or a shape mismatch raises one error
-        listing all of them. strict=False: shape mismatches still raise; the lists of
-        missing and unexpected keys are returned.
+        All or nothing: every entry is checked before any is written, and one RuntimeError
+        lists every problem: missing and unexpected keys (strict=True; strict=False returns
+        them instead), shapes, values that are not numbers or do not cast to the model's dtype
+        (float into an int buffer), and parameters holding NaN or inf.
+        NOTE: PyTorch loads NaN or inf weights without a word. A parameter that is not finite
+        means the state was saved after training diverged, and every output of the model would
+        be NaN: it is refused here, by name. A buffer may hold inf (a mask of -inf is a mask).
+        Checking costs one pass over the weights, once per load, never per step.
         """
-        own = self.state_dict()
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        mismatched = [
-            f"{k}: checkpoint {tuple(np.shape(state_dict[k]))} vs model {own[k].shape}"
-            for k in own
-            if k in state_dict and tuple(np.shape(state_dict[k])) != own[k].shape
-        ]
-        problems = []
-        if strict and missing:
-            problems.append("missing keys: " + ", ".join(missing))
-        if strict and unexpected:
-            problems.append("unexpected keys: " + ", ".join(unexpected))
-        if mismatched:
-            problems.append("shape mismatch: " + "; ".join(mismatched))
-        if problems:
-            raise RuntimeError(f"load_state_dict for {type(self).__name__}: " + " | ".join(problems))
-        for k, arr in own.items():
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict: expected state_dict to be dict-like, got {show(state_dict)}")
+        strict = check_bool("load_state_dict", "strict", strict)
+        entries = list(self._state_entries())
+        own = {k for k, _, _ in entries}
+        missing = [k for k, _, _ in entries if k not in state_dict]
+        unexpected = [str(k) for k in state_dict if k not in own]
+        problems: dict[str, list[str]] = {"shape mismatch": [], "not numbers": [], "dtype mismatch": [], FINITE: []}
+        values: list[tuple[np.ndarray, np.ndarray]] = []
+        for k, arr, is_param in entries:
             if k in state_dict:
-                value = state_dict[k].data if isinstance(state_dict[k], Tensor) else state_dict[k]
-                np.copyto(arr, np.asarray(value), casting="same_kind")
+                kind, problem, value = _check_entry(k, state_dict[k], arr, is_param)
+                if kind:
+                    problems[kind].append(problem)
+                else:
+                    values.append((arr, value))
+        listed = []
+        if strict and missing:
+            listed.append("missing keys: " + ", ".join(missing))
+        if strict and unexpected:
+            listed.append("unexpected keys: " + ", ".join(unexpected))
+        listed += [f"{kind}: " + "; ".join(found) for kind, found in problems.items() if found]
+        if listed:
+            raise RuntimeError(f"load_state_dict for {type(self).__name__}: " + " | ".join(listed))
+        for arr, value in values:
+            np.copyto(arr, value, casting="same_kind")
         return IncompatibleKeys(missing, unexpected)
 
     # ----- printing -----------------------------------------------------------------------
@@ -261,6 +382,37 @@ class Module:
         # As PyTorch: with children, the extra text gets a line of its own above them.
         lines = ([extra] if extra else []) + children
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _check_entry(key: str, given: Any, arr: np.ndarray, is_param: bool) -> tuple[str, str, np.ndarray]:
+    """(kind of problem or "", its description, the value as an array) for one state_dict entry."""
+    try:
+        value = np.asarray(given.data if isinstance(given, Tensor) else given)
+    except ValueError:  # a ragged list
+        return "not numbers", f"{key}: {show(given)}", arr
+    if value.dtype.kind not in "biuf":
+        return "not numbers", f"{key}: dtype {value.dtype}", value
+    if value.shape != arr.shape:
+        return "shape mismatch", f"{key}: checkpoint {value.shape} vs model {arr.shape}", value
+    if not np.can_cast(value.dtype, arr.dtype, casting="same_kind"):
+        return "dtype mismatch", f"{key}: checkpoint {value.dtype} does not cast to model {arr.dtype}", value
+    if is_param and value.dtype.kind == "f" and not np.isfinite(value).all():
+        nan, inf = int(np.isnan(value).sum()), int(np.isinf(value).sum())
+        return FINITE, f"{key} ({nan} NaN, {inf} inf)", value
+    return "", "", value
+
+
+def _typename(value: Any) -> str:
+    """How an error names the type of a value, as torch.typename does: `numpy.ndarray`."""
+    if isinstance(value, Tensor):
+        return "numpygpt.autograd.Tensor"
+    t = type(value)
+    return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+
+
+def _check_prefix(op: str, prefix: Any) -> None:
+    if not isinstance(prefix, str):
+        raise TypeError(f"{op}: prefix must be a str, got {show(prefix)}")
 
 
 def indent(text: str, spaces: int = 2) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 
 def row_mean(x2: np.ndarray) -> np.ndarray:
     """The mean of each row of a 2-D array, (N, D) -> (N,)."""
-    return x2 @ np.full(x2.shape[1], 1.0 / x2.shape[1], dtype=x2.dtype)
+    return x2 @ np.full(x2.shape[1], 1.0 / max(x2.shape[1], 1), dtype=x2.dtype)  # D = 0: no row to mean
 
 
 def row_sums(x: np.ndarray) -> np.ndarray:

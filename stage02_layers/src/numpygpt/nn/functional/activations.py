@@ -8,7 +8,7 @@ import numpy as np
 
 from numpygpt.autograd import Function, Tensor, once_differentiable
 
-from ._checks import check_float, check_tensor
+from ._checks import check_float, check_same_dtype, check_tensor
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -126,9 +126,14 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """GELU, exact (approximate='none') or the tanh approximation GPT-2 used (PyTorch: F.gelu)."""
     check_tensor("gelu", input=x)
     check_float("gelu", input=x)
-    if approximate not in ("none", "tanh"):
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return GELU(approximate)(x)
+    return GELU(approximate_arg("gelu", approximate))(x)
+
+
+def approximate_arg(op: str, approximate: object) -> str:
+    """GELU's approximate argument: 'none' or 'tanh'."""
+    if not isinstance(approximate, str) or approximate not in ("none", "tanh"):
+        raise ValueError(f"{op}: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return approximate
 
 
 class ReLU(Function):
@@ -234,6 +239,7 @@ def swiglu(gate: Tensor, up: Tensor) -> Tensor:
     """
     check_tensor("swiglu", gate=gate, up=up)
     check_float("swiglu", gate=gate, up=up)
+    check_same_dtype("swiglu", gate=gate, up=up)
     if gate.shape != up.shape:
         raise ValueError(f"swiglu: gate and up must have the same shape, got {gate.shape} and {up.shape}")
     return SwiGLU()(gate, up)

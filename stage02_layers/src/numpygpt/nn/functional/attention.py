@@ -9,10 +9,12 @@ from functools import lru_cache
 import numpy as np
 
 from numpygpt.autograd import Function, Tensor, once_differentiable
+from numpygpt.autograd.checks import check_bool, check_real
 
-from ._checks import check_float, check_tensor
+from ..random import check_generator
+from ._checks import check_float, check_same_dtype, check_tensor
 from ._sums import row_sums
-from .dropout import dropout_mask
+from .dropout import check_probability, dropout_mask
 
 
 @lru_cache(maxsize=16)
@@ -138,8 +140,10 @@ def scaled_dot_product_attention(
             h // (nh / nkv), as PyTorch's repeat_interleave of k and v (which is not done here).
         generator: where dropout's randomness comes from (default: numpygpt.nn.random).
     """
-    check_tensor("scaled_dot_product_attention", query=query, key=key, value=value)
-    check_float("scaled_dot_product_attention", query=query, key=key, value=value)
+    op = "scaled_dot_product_attention"
+    check_tensor(op, query=query, key=key, value=value)
+    check_float(op, query=query, key=key, value=value)
+    check_same_dtype(op, query=query, key=key, value=value)
     if query.ndim < 2 or key.ndim != query.ndim or value.ndim != query.ndim:
         raise ValueError(
             f"scaled_dot_product_attention: query, key, value need the same number (>= 2) of dimensions, "
@@ -160,8 +164,11 @@ def scaled_dot_product_attention(
             f"scaled_dot_product_attention: shapes do not fit: query {query.shape} (..., L, E), "
             f"key {key.shape} (..., S, E), value {value.shape} (..., S, Ev){hint}"
         )
-    if not 0.0 <= dropout_p < 1.0:
-        raise ValueError(f"scaled_dot_product_attention: dropout_p must be in [0, 1), got {dropout_p}")
+    dropout_p = check_probability(op, dropout_p, name="dropout_p")
+    is_causal = check_bool(op, "is_causal", is_causal)
+    if scale is not None:
+        scale = check_real(op, "scale", scale)
+    check_generator(op, generator)
     if is_causal and attn_mask is not None:
         raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both")
     dt = query.dtype
@@ -169,7 +176,7 @@ def scaled_dot_product_attention(
     if is_causal:
         bias = causal_bias(L, S, dt.str)
     elif attn_mask is not None:
-        m = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+        m = _mask_array(attn_mask)
         scores = (*query.shape[:-2], L, S)
         try:
             fits = np.broadcast_shapes(m.shape, scores) == scores  # NOTE: the mask must not add dimensions
@@ -180,6 +187,8 @@ def scaled_dot_product_attention(
                 f"scaled_dot_product_attention: attn_mask of shape {m.shape} does not broadcast to the scores {scores}"
             )
         bias = np.where(m, 0.0, -np.inf).astype(dt) if m.dtype == np.bool_ else m.astype(dt)
+    if scale is None and E == 0:  # NOTE: with E = 0 every score is 0 whatever the scale (and 1/sqrt(0) fails)
+        scale = 1.0
     scale = 1.0 / math.sqrt(E) if scale is None else scale
     drop = dropout_mask((*query.shape[:-2], L, S), dropout_p, dt, generator) if dropout_p > 0 else None
     if groups == 1:
@@ -193,6 +202,21 @@ def scaled_dot_product_attention(
         drop = drop.reshape(*rows, S)  # drawn as for (..., nh, L, S): the same mask as repeated heads
     f = ScaledDotProductAttention(scale, bias, drop, attn_mask is None)
     return f(query.reshape(*rows, E), key, value).reshape(*query.shape[:-1], value.shape[-1])  # (..., nh, L, Ev)
+
+
+def _mask_array(attn_mask: object) -> np.ndarray:
+    """attn_mask as an array of bools (True = may attend) or floats (added to the scores)."""
+    try:
+        m = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+    except ValueError as e:  # a ragged list
+        raise ValueError(f"scaled_dot_product_attention: attn_mask must be an array: {e}") from None
+    if m.dtype != np.bool_ and m.dtype.kind != "f":
+        # NOTE: an int mask of 0s and 1s would be added to the scores, not used as a mask: refused, as in PyTorch.
+        raise TypeError(
+            f"scaled_dot_product_attention: attn_mask must be bool (True = may attend) or floating point "
+            f"(added to the scores), got dtype {m.dtype}"
+        )
+    return m
 
 
 def _groups(query: Tensor, key: Tensor, value: Tensor) -> int:

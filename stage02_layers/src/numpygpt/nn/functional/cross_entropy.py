@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from numpygpt.autograd import Function, Tensor, once_differentiable
+from numpygpt.autograd.checks import check_int, show
 
 from ._checks import check_float, check_tensor
 from ._sums import row_sums
@@ -72,16 +73,24 @@ def cross_entropy(
 ) -> Tensor:
     """Cross-entropy between logits and integer class targets (PyTorch: F.cross_entropy).
 
-    Shapes: input (N, C) with target (N,), or input (N, C, d1, ...) with target (N, d1, ...).
-    A GPT's logits (B, T, V) are flattened to (B*T, V) with targets (B*T,) first.
+    Shapes: input (N, C) with target (N,), or input (N, C, d1, ...) with target (N, d1, ...),
+    or one unbatched row, input (C,) with a 0-d target. A GPT's logits (B, T, V) are
+    flattened to (B*T, V) with targets (B*T,) first.
     """
     check_tensor("cross_entropy", input=input)
     check_float("cross_entropy", input=input)
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    try:
+        t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    except ValueError as e:  # a ragged list
+        raise ValueError(f"cross_entropy: target must be an array of class indices: {e}") from None
     if t.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: target must hold integer class indices, got dtype {t.dtype}")
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    ignore_index = check_int("cross_entropy", "ignore_index", ignore_index)
+    if not isinstance(reduction, str) or reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {show(reduction)}")
+    if input.ndim == 1 and t.ndim == 0:  # one row of C logits and its class, as PyTorch takes it
+        loss = cross_entropy(input.reshape(1, input.shape[0]), t.reshape(1), ignore_index, reduction)
+        return loss.reshape(()) if reduction == "none" else loss
     if input.ndim < 2 or t.shape != (input.shape[0], *input.shape[2:]):
         expected = (input.shape[0], *input.shape[2:]) if input.ndim >= 2 else "(N,) with input (N, C)"
         raise ValueError(
@@ -90,6 +99,7 @@ def cross_entropy(
             + (" (for (B, T, V) logits, flatten to (B*T, V) and (B*T,))" if input.ndim == 3 else "")
         )
     c = input.shape[1]
+    # NOTE: a pass over the targets (B*T ints), small next to the logits (B*T*V) the op reads anyway.
     bad = (t != ignore_index) & ((t < 0) | (t >= c))
     if bad.any():
         raise IndexError(

@@ -51,11 +51,15 @@ def embedding(ids: Tensor | np.ndarray, weight: Tensor) -> Tensor:
     """Look up rows of `weight` (V, D) for integer `ids` of any shape -> (*ids.shape, D)."""
     check_tensor("embedding", weight=weight)
     check_float("embedding", weight=weight)
-    arr = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
+    try:
+        arr = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
+    except ValueError as e:  # a ragged list
+        raise ValueError(f"embedding: ids must be an array of integers: {e}") from None
     if arr.dtype.kind not in "iu":
         raise TypeError(f"embedding: ids must be integers, got dtype {arr.dtype} (shape {arr.shape})")
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got {weight.shape}")
+    # NOTE: a pass over the ids (B*T ints), small next to the rows (B*T*D) the lookup copies.
     if arr.size and (arr.min() < 0 or arr.max() >= weight.shape[0]):
         bad = arr.max() if arr.max() >= weight.shape[0] else arr.min()
         raise IndexError(

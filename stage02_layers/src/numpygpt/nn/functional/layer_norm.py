@@ -7,8 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from numpygpt.autograd import Function, Tensor, once_differentiable
+from numpygpt.autograd.checks import check_real
 
-from ._checks import check_float, check_normalized_shape, check_tensor
+from ._checks import check_float, check_normalized_shape, check_optional_tensor, check_same_dtype, check_tensor
 from ._sums import col_sums, row_mean
 
 
@@ -30,7 +31,7 @@ class LayerNorm(Function):
     def forward(self, x: np.ndarray, *params: np.ndarray) -> np.ndarray:
         weight = params[0] if self.has_weight else None
         bias = params[-1] if self.has_bias else None
-        x2 = x.reshape(-1, self.d)
+        x2 = x.reshape(-1 if self.d else 0, self.d)  # (N, D); a zero-size row leaves N to be anything
         xc = x2 - row_mean(x2)[:, None]
         rstd = 1.0 / np.sqrt(row_mean(xc * xc) + np.asarray(self.eps, dtype=x.dtype))
         xhat = xc
@@ -73,8 +74,11 @@ def layer_norm(
     eps: float = 1e-5,
 ) -> Tensor:
     """Layer normalisation over the trailing `normalized_shape` dimensions (PyTorch: F.layer_norm)."""
-    check_tensor("layer_norm", input=x, weight=weight, bias=bias)
+    check_tensor("layer_norm", input=x)
+    check_optional_tensor("layer_norm", weight=weight, bias=bias)
     check_float("layer_norm", input=x, weight=weight, bias=bias)
+    check_same_dtype("layer_norm", input=x, weight=weight, bias=bias)
+    check_real("layer_norm", "eps", eps, min=0.0)
     shape = check_normalized_shape("layer_norm", x, normalized_shape, weight=weight, bias=bias)
     f = LayerNorm(int(np.prod(shape)), eps, weight is not None, bias is not None)
     return f(x, *(t for t in (weight, bias) if t is not None))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from numpygpt.autograd import Function, Tensor, once_differentiable
 
-from ._checks import check_float, check_tensor
+from ._checks import check_float, check_optional_tensor, check_same_dtype, check_tensor
 from ._sums import col_sums
 
 
@@ -20,7 +22,8 @@ class Linear(Function):
     """
 
     def forward(self, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
-        x2 = x.reshape(-1, x.shape[-1])  # (N, in), a view for contiguous x
+        # NOTE: N spelled out, not -1: with in_features = 0, NumPy could not infer it.
+        x2 = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])  # (N, in), a view for contiguous x
         y = x2 @ weight.T  # NOTE: W.T is a view; BLAS reads it transposed, no copy
         if bias is not None:
             y += bias
@@ -30,7 +33,7 @@ class Linear(Function):
     @once_differentiable
     def backward(self, gy: np.ndarray) -> tuple[np.ndarray | None, ...]:
         x, weight = self.inputs[0], self.inputs[1]
-        gy2 = gy.reshape(-1, gy.shape[-1])  # (N, out)
+        gy2 = gy.reshape(math.prod(gy.shape[:-1]), gy.shape[-1])  # (N, out)
         needs = self.needs_input_grad
         gx = (gy2 @ weight.data).reshape(x.shape) if needs[0] else None
         gw = gy2.T @ self.x2 if needs[1] else None
@@ -42,8 +45,10 @@ class Linear(Function):
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x W^T + b (PyTorch: F.linear). x (..., in), weight (out, in), bias (out,) -> (..., out)."""
-    check_tensor("linear", input=x, weight=weight, bias=bias)
+    check_tensor("linear", input=x, weight=weight)
+    check_optional_tensor("linear", bias=bias)
     check_float("linear", input=x, weight=weight, bias=bias)
+    check_same_dtype("linear", input=x, weight=weight, bias=bias)
     if weight.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
     if x.ndim == 0 or x.shape[-1] != weight.shape[1]:

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from numpygpt.autograd import Function, Tensor, once_differentiable
+from numpygpt.autograd.checks import is_real
 
-from ._checks import check_float, check_normalized_shape, check_tensor
+from ._checks import check_float, check_normalized_shape, check_optional_tensor, check_same_dtype, check_tensor
 from ._sums import col_sums, row_mean
 
 
@@ -28,7 +29,7 @@ class RMSNorm(Function):
         self.d, self.eps, self.has_weight = d, eps, has_weight
 
     def forward(self, x: np.ndarray, *params: np.ndarray) -> np.ndarray:
-        x2 = x.reshape(-1, self.d)
+        x2 = x.reshape(-1 if self.d else 0, self.d)  # (N, D); a zero-size row leaves N to be anything
         r = 1.0 / np.sqrt(row_mean(x2 * x2) + np.asarray(self.eps, dtype=x.dtype))  # (N,)
         xhat = x2 * r[:, None]
         self.xhat, self.r = xhat, r
@@ -68,12 +69,16 @@ def rms_norm(
     y = x / sqrt(mean(x^2) + eps) * weight; eps=None means np.finfo(input.dtype).eps, as PyTorch's
     torch.finfo(input.dtype).eps. input (..., *normalized_shape), weight normalized_shape -> y like input.
     """
-    check_tensor("rms_norm", input=input, weight=weight)
+    check_tensor("rms_norm", input=input)
+    check_optional_tensor("rms_norm", weight=weight)
     check_float("rms_norm", input=input, weight=weight)
+    check_same_dtype("rms_norm", input=input, weight=weight)
     shape = check_normalized_shape("rms_norm", input, normalized_shape, weight=weight)
     if eps is None:
         eps = float(np.finfo(input.dtype).eps)
-    elif isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 <= eps < np.inf:
+    elif is_real(eps) and 0 <= eps < np.inf:
+        eps = float(eps)
+    else:
         raise ValueError(f"rms_norm: eps must be a finite number >= 0 or None, got {eps!r}")
     f = RMSNorm(int(np.prod(shape)), eps, weight is not None)
     return f(input) if weight is None else f(input, weight)

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from numpygpt.autograd import Function, Tensor, once_differentiable
+from numpygpt.autograd.checks import check_dtype, check_size, is_int, is_real
 
 from ._checks import check_float, check_tensor
 
@@ -27,12 +28,14 @@ def rotary_tables(
     to 1.5e-4 rad at position 4096 (Hugging Face computes it so; at the positions of a small
     model the two agree to float32 precision).
     """
-    if isinstance(head_dim, bool) or not isinstance(head_dim, int) or head_dim <= 0 or head_dim % 2:
+    if not is_int(head_dim) or head_dim <= 0 or head_dim % 2:
         raise ValueError(f"rotary_tables: head_dim must be a positive even integer, got {head_dim!r}")
-    if isinstance(end, bool) or not isinstance(end, int) or end < 0:
+    if not is_int(end) or end < 0:
         raise ValueError(f"rotary_tables: end must be an integer >= 0, got {end!r}")
-    if isinstance(base, bool) or not isinstance(base, (int, float)) or not 0 < base < math.inf:
+    if not is_real(base) or not 0 < base < math.inf:
         raise ValueError(f"rotary_tables: base must be a finite number > 0, got {base!r}")
+    dtype = check_dtype("rotary_tables", "dtype", dtype, kinds="f")
+    check_size("rotary_tables", "(end, head_dim)", (end, head_dim))
     inv_freq = float(base) ** (-np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)  # (hs/2,)
     angles = np.outer(np.arange(end, dtype=np.float64), inv_freq)  # (end, hs/2)
     angles = np.concatenate([angles, angles], axis=1)  # (end, hs)
@@ -96,14 +99,17 @@ def rotary_embedding(input: Tensor, cos: Tensor | np.ndarray, sin: Tensor | np.n
             f"rotary_embedding: input must be (..., T, hs) with an even head size hs, got shape {input.shape}"
         )
     T, hs = input.shape[-2:]
-    c = cos.data if isinstance(cos, Tensor) else np.asarray(cos)
-    s = sin.data if isinstance(sin, Tensor) else np.asarray(sin)
+    try:
+        c = cos.data if isinstance(cos, Tensor) else np.asarray(cos)
+        s = sin.data if isinstance(sin, Tensor) else np.asarray(sin)
+    except ValueError as e:  # a ragged list
+        raise ValueError(f"rotary_embedding: cos and sin must be arrays: {e}") from None
     if c.ndim != 2 or c.shape != s.shape or c.shape[1] != hs or c.dtype.kind != "f" or s.dtype.kind != "f":
         raise ValueError(
             f"rotary_embedding: cos and sin must be float tables (positions, {hs}) of one shape for input "
             f"{input.shape}, got {c.shape} {c.dtype} and {s.shape} {s.dtype}"
         )
-    if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)) or offset < 0:
+    if not is_int(offset) or offset < 0:
         raise ValueError(f"rotary_embedding: offset must be an integer >= 0, got {offset!r}")
     if offset + T > c.shape[0]:
         raise ValueError(

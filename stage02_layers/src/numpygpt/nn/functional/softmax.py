@@ -5,14 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from numpygpt.autograd import Function, Tensor, once_differentiable
+from numpygpt.autograd.checks import is_int, show
 
 from ._checks import check_float, check_tensor
-
-
-def _dim(op: str, x: Tensor, dim: int) -> int:
-    if not isinstance(dim, int) or not -x.ndim <= dim < max(x.ndim, 1):
-        raise IndexError(f"{op}: dim {dim} is out of range for a tensor of shape {x.shape}")
-    return dim % max(x.ndim, 1)
 
 
 class Softmax(Function):
@@ -60,15 +55,26 @@ class LogSoftmax(Function):
         return gy - np.exp(y) * gy.sum(axis=self.dim, keepdims=True)
 
 
+def _along(op: str, fused: type[Softmax | LogSoftmax], x: Tensor, dim: int) -> Tensor:
+    """The checked call of softmax or log_softmax along `dim` (a 0-d tensor takes dim 0 or -1)."""
+    check_tensor(op, input=x)
+    check_float(op, input=x)
+    if not is_int(dim):
+        raise TypeError(f"{op}: dim must be an int, got {show(dim)}")
+    if not -max(x.ndim, 1) <= dim < max(x.ndim, 1):
+        raise IndexError(f"{op}: dim {dim} is out of range for a tensor of shape {x.shape}")
+    if x.ndim == 0:  # as in PyTorch, one number is its own row
+        return fused(0)(x.reshape(1)).reshape(())
+    if x.data.size == 0:  # no row to normalise (NumPy's max of an empty row would fail): empty in, empty out
+        return x * 1
+    return fused(int(dim) % x.ndim)(x)
+
+
 def softmax(x: Tensor, dim: int) -> Tensor:
     """Softmax along `dim` (PyTorch: F.softmax)."""
-    check_tensor("softmax", input=x)
-    check_float("softmax", input=x)
-    return Softmax(_dim("softmax", x, dim))(x)
+    return _along("softmax", Softmax, x, dim)
 
 
 def log_softmax(x: Tensor, dim: int) -> Tensor:
     """log(softmax(x)) along `dim`, computed stably (PyTorch: F.log_softmax)."""
-    check_tensor("log_softmax", input=x)
-    check_float("log_softmax", input=x)
-    return LogSoftmax(_dim("log_softmax", x, dim))(x)
+    return _along("log_softmax", LogSoftmax, x, dim)
