@@ -205,21 +205,38 @@ def odd_values() -> list[tuple[str, Factory]]:
 
 def odd_value_strategy() -> Any:
     """A hypothesis strategy of odd values: the fixed list above, and generated floats (every
-    kind), ints (small, or too large for any array: never a size that would fill the memory),
-    NumPy arrays and scalars of every dtype and small shapes (zero-size ones included), Tensors."""
+    kind), ints, NumPy arrays and scalars of every dtype and small shapes (zero-size ones
+    included), and Tensors of them.
+
+    NOTE: every generated integer is small (-8..8), negative, or too large for any array
+    (>= 2**62): never a size in between, which a size argument would try to allocate (2**31
+    floats are 8 GB) on a machine shared with others.
+    """
     from hypothesis import strategies as st
     from hypothesis.extra import numpy as hnp
 
     fixed = odd_values()
-    dtypes = st.sampled_from([np.float32, np.float64, np.float16, np.int64, np.int32, np.uint8, np.bool_, np.complex64])
-    arrays = hnp.arrays(dtypes, hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=3))
+    dtypes = [np.float32, np.float64, np.float16, np.int64, np.int32, np.uint64, np.uint8, np.bool_, np.complex64]
+
+    def elements(dt: np.dtype) -> Any:
+        if dt.kind not in "iu":
+            return None  # hypothesis's default: every float (NaN and inf too), every bool
+        info = np.iinfo(dt)
+        huge = [v for v in (info.min, info.max) if v < 0 or v >= 2**62]
+        return st.integers(max(info.min, -8), min(info.max, 8)) | st.sampled_from(huge or [0])
+
+    def arrays(dt: type) -> Any:
+        shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=3)
+        return hnp.arrays(dt, shapes, elements=elements(np.dtype(dt)))
+
+    any_array = st.sampled_from(dtypes).flatmap(arrays)
     return st.one_of(
         st.sampled_from(range(len(fixed))).map(lambda i: fixed[i][1]()),
         st.floats(allow_nan=True, allow_infinity=True),
         st.integers(-8, 8) | st.integers(2**62, 2**70) | st.integers(-(2**70), -(2**62)),
-        arrays,
-        arrays.map(lambda a: a.reshape(-1)[0] if a.size else a.dtype.type(0)),  # NumPy scalars
-        arrays.filter(lambda a: a.dtype.kind in "biuf").map(Tensor),
+        any_array,
+        any_array.map(lambda a: a.reshape(-1)[0] if a.size else a.dtype.type(0)),  # NumPy scalars
+        any_array.filter(lambda a: a.dtype.kind in "biuf").map(Tensor),
     )
 
 
