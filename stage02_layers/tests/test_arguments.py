@@ -246,6 +246,11 @@ MODULES = {
         "to: dtype must be a floating point dtype such as np.float32, got int64",
         lambda: nn.Linear(2, 2).to(np.int64),
     ),
+    "prepend not a bool": (
+        TypeError,
+        "register_forward_hook: prepend must be a bool (True or False), got 'yes'",
+        lambda: nn.Linear(2, 2).register_forward_hook(lambda *a: None, prepend="yes"),
+    ),
     "a prefix that is not a str": (
         TypeError,
         "named_parameters: prefix must be a str, got 5",

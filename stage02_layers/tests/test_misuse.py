@@ -421,6 +421,13 @@ CASES: dict[str, Case] = {
         domain={"strict": a_bool},
         raises=(RuntimeError,),
     ),
+    "Module.register_forward_hook": Case(
+        lambda self, hook, prepend: self.register_forward_hook(hook, prepend=prepend),
+        {"self": linear, "hook": const(lambda module, args, output: None), "prepend": const(False)},
+        "register_forward_hook",
+        domain={"hook": callable, "prepend": a_bool},
+    ),
+    "RemovableHandle.remove": no_args(lambda: linear().register_forward_hook(lambda *a: None), "remove"),
     "Module.train": module_method("train", "train", mode=const(False), domain={"mode": a_bool}),
     "Module.zero_grad": module_method(
         "zero_grad", "zero_grad", set_to_none=const(True), domain={"set_to_none": a_bool}
@@ -579,6 +586,7 @@ CASES: dict[str, Case] = {
 # Public callables the hunt does not call, and why.
 NOT_HUNTED = {
     "Module.forward": "written by each layer; the base's NotImplementedError is tested in test_module",
+    "RemovableHandle": "made by register_forward_hook, which the hunt calls; not built by hand",
 }
 
 

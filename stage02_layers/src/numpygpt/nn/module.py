@@ -214,6 +214,7 @@ class Module:
         """
         if not callable(hook):
             raise TypeError(f"register_forward_hook: hook must be callable, got {type(hook).__name__}")
+        prepend = check_bool("register_forward_hook", "prepend", prepend)
         handle = RemovableHandle(self._forward_hooks)
         self._forward_hooks[handle] = hook
         if prepend:
