@@ -25,7 +25,14 @@ from hypothesis import strategies as st
 import numpygpt.autograd as ag
 from numpygpt.autograd import Function, GradcheckError, Scalar, Tensor
 from numpygpt.autograd.checks import MAX_ELEMENTS, is_bool, is_int, is_real
-from numpygpt.autograd.testing import Case, attempt, hunt, missing_cases, odd_value_strategy, public_callables
+from numpygpt.autograd.testing import (
+    Case,
+    attempt_drawn,
+    hunt_message,
+    odd_value_strategy,
+    public_callables,
+    table_problems,
+)
 
 pytestmark = pytest.mark.misuse
 
@@ -491,21 +498,15 @@ NOT_HUNTED = {
 
 
 def test_every_public_callable_is_hunted() -> None:
-    public = public_callables(ag)
-    missing = missing_cases(public, CASES, NOT_HUNTED)
-    assert not missing, (
-        f"public callables of numpygpt.autograd without a misuse Case: {missing}. Add one entry per callable "
-        f"to CASES in {__file__}: Case(call, args={{argument: factory of a valid value}}, label=<the word its "
-        f"errors begin with>), plus domain= for arguments whose valid values are known (see numpygpt.autograd.testing)"
-    )
-    assert sorted(set(CASES) - set(public)) == [], "CASES lists callables that are no longer public"
+    problems = table_problems("numpygpt.autograd", public_callables(ag), CASES, NOT_HUNTED, __file__)
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("key", sorted(CASES))
 def test_every_odd_value(key: str) -> None:
     """The valid call works; then each argument gets each odd value of the fixed list."""
-    problems = hunt(CASES[key])
-    assert not problems, f"{key}: {len(problems)} misuse outcomes are wrong:\n  " + "\n  ".join(problems[:12])
+    message = hunt_message(key, CASES[key])
+    assert message is None, message
 
 
 ODD = odd_value_strategy()
@@ -517,8 +518,5 @@ HUNTED = sorted(k for k, c in CASES.items() if c.hunted_args())
 def test_generated_odd_values(key: str, data: st.DataObject) -> None:
     """Generated odd values (floats of every kind, ints small or huge, arrays and NumPy scalars of
     every dtype and small shape, Tensors) in a random argument of a random callable."""
-    case = CASES[key]
-    arg = data.draw(st.sampled_from(case.hunted_args()), label="argument")
-    value = data.draw(ODD, label="value")
-    problem = attempt(case, arg, value)
+    problem = attempt_drawn(CASES[key], data, ODD)
     assert problem is None, f"{key}: {problem}"

@@ -34,7 +34,14 @@ import numpygpt.nn as nn
 import numpygpt.nn.functional as F
 from numpygpt.autograd import Tensor
 from numpygpt.autograd.checks import MAX_ELEMENTS, is_bool, is_int, is_real
-from numpygpt.autograd.testing import Case, attempt, hunt, missing_cases, odd_value_strategy, public_callables
+from numpygpt.autograd.testing import (
+    Case,
+    attempt_drawn,
+    hunt_message,
+    odd_value_strategy,
+    public_callables,
+    table_problems,
+)
 from numpygpt.nn import init
 
 pytestmark = pytest.mark.misuse
@@ -595,21 +602,15 @@ def public() -> list[str]:
 
 
 def test_every_public_callable_is_hunted() -> None:
-    missing = missing_cases(public(), CASES, NOT_HUNTED)
-    assert not missing, (
-        f"public callables of numpygpt.nn without a misuse Case: {missing}. Add one entry per callable "
-        f"(a layer: its constructor, `Layer.forward` and each public method) to CASES in {__file__}: "
-        f"Case(call, args={{argument: factory of a valid value}}, label=<the word its errors begin with>), "
-        f"plus domain= for arguments whose valid values are known (see numpygpt.autograd.testing)"
-    )
-    assert sorted(set(CASES) - set(public())) == [], "CASES lists callables that are no longer public"
+    problems = table_problems("numpygpt.nn", public(), CASES, NOT_HUNTED, __file__)
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("key", sorted(CASES))
 def test_every_odd_value(key: str) -> None:
     """The valid call works; then each argument gets each odd value of the fixed list."""
-    problems = hunt(CASES[key])
-    assert not problems, f"{key}: {len(problems)} misuse outcomes are wrong:\n  " + "\n  ".join(problems[:12])
+    message = hunt_message(key, CASES[key])
+    assert message is None, message
 
 
 ODD = odd_value_strategy()
@@ -621,7 +622,5 @@ HUNTED = sorted(k for k, c in CASES.items() if c.hunted_args())
 def test_generated_odd_values(key: str, data: st.DataObject) -> None:
     """Generated odd values (floats of every kind, ints small or huge, arrays and NumPy scalars of
     every dtype and small shape, Tensors) in a random argument of a random callable."""
-    case = CASES[key]
-    arg = data.draw(st.sampled_from(case.hunted_args()), label="argument")
-    problem = attempt(case, arg, data.draw(ODD, label="value"))
+    problem = attempt_drawn(CASES[key], data, ODD)
     assert problem is None, f"{key}: {problem}"

@@ -273,6 +273,38 @@ def _own_methods(cls: type) -> list[str]:
     return sorted(methods)
 
 
-def missing_cases(public: Iterable[str], cases: Mapping[str, Any], not_hunted: Mapping[str, str]) -> list[str]:
-    """The public callables that have neither a Case nor a reason not to be hunted."""
-    return [n for n in public if n not in cases and n not in not_hunted]
+def table_problems(
+    package: str, public: Iterable[str], cases: Mapping[str, Case], not_hunted: Mapping[str, str], where: str
+) -> list[str]:
+    """What is wrong with a hunt's table: public callables without a Case (or a reason in
+    not_hunted), and Cases of callables that are no longer public."""
+    public = list(public)
+    missing = [n for n in public if n not in cases and n not in not_hunted]
+    stale = sorted(set(cases) - set(public))
+    problems = []
+    if missing:
+        problems.append(
+            f"public callables of {package} without a misuse Case: {missing}. Add one entry per callable (a "
+            f"class: its constructor and each public method) to CASES in {where}: Case(call, args={{argument: "
+            f"factory of a valid value}}, label=<the word its errors begin with>), plus domain= for arguments "
+            f"whose valid values are known (see numpygpt.autograd.testing)"
+        )
+    if stale:
+        problems.append(f"CASES lists callables that are no longer public: {stale}")
+    return problems
+
+
+def hunt_message(key: str, case: Case) -> str | None:
+    """`hunt` as one assertion message (None when every outcome is acceptable)."""
+    problems = hunt(case)
+    if not problems:
+        return None
+    return f"{key}: {len(problems)} misuse outcomes are wrong:\n  " + "\n  ".join(problems[:12])
+
+
+def attempt_drawn(case: Case, data: Any, odd: Any) -> str | None:
+    """One hypothesis example: draw an argument of `case` and an odd value from `odd`, attempt."""
+    from hypothesis import strategies as st
+
+    arg = data.draw(st.sampled_from(case.hunted_args()), label="argument")
+    return attempt(case, arg, data.draw(odd, label="value"))
