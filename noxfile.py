@@ -7,8 +7,10 @@
 The learner's loop (see tools/workspace.py):
 
     nox -s workspace -- stage02              workspaces/stage02_layers: the stage with its exercises left to write
-    nox -s stage02 -- --workspace -m ex2_3   stage02's tests against that workspace (earlier stages: the reference)
-    nox -s mutants                           prove the tests catch the classic mistakes (tools/mutants.py)
+    nox -s workspace -- --list               where each exercise is in your workspace, written or not
+    nox -s stage02 -- --workspace -m ex2_3   every test of exercise 2.3 against that workspace (earlier stages: the reference)
+    nox -s stage02 -- --collect-only -q -m ex2_3    the list of those tests
+    nox -s mutants                           prove the tests name the classic mistakes (tools/mutants.py)
 
 Each stage environment installs that stage and the stages before it from the local
 folders (editable, in one install call) and nothing later, so a stage can never lean on
@@ -34,7 +36,7 @@ STAGES = [
 ]
 TEST_DEPS = ["pytest>=8", "hypothesis>=6.100"]
 # Pinned: a new ruff or mypy release may add findings, a new numpy changes its stubs; upgrade on purpose.
-LINT_DEPS = ["ruff==0.17.6", "mypy==2.4.1", "numpy==2.4.6"]
+LINT_DEPS = ["ruff==0.17.6", "mypy==2.4.1", "numpy==2.4.6", "pytest==9.2.0"]  # pytest: for the exercises plugin's types
 TORCH_CPU = "torch==2.13.0+cpu"  # the reference for parity fixtures and benchmarks
 # The optional extras each stage's environment installs with it (its tests exercise them):
 # stage04's GPT-2 tokenizer needs `regex`; stage05's Hugging Face import and export, safetensors
@@ -71,6 +73,20 @@ def install_stages(session: nox.Session, upto: str, *extra: str, last_from: Path
         # reinstall the local stages so that the folder asked for this time is the one imported.
         args += [f"--reinstall-package={_dist_name(ROOT / f)}" for f in wanted]
     session.install(*args, *extra)
+
+
+def tool_deps() -> list[str]:
+    """What tools/mutants.py and tools/check_workspaces.py need to run every stage's tests from the
+    stages' source folders: numpy, the test tools, and each stage's extra of EXTRAS (its tests use it)."""
+    import tomllib  # the Python running nox: 3.11+ (the stages themselves support 3.10)
+
+    deps = ["numpy>=1.26", *TEST_DEPS]
+    for folder, extras in EXTRAS.items():
+        with open(ROOT / folder / "pyproject.toml", "rb") as f:
+            optional = tomllib.load(f)["project"]["optional-dependencies"]
+        for extra in extras.split(","):
+            deps += optional[extra]
+    return deps
 
 
 def _dist_name(folder: Path) -> str:
@@ -220,7 +236,8 @@ def bench_ops(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def workspace(session: nox.Session) -> None:
-    """Create a learner workspace: `nox -s workspace -- stage02` (`--force` overwrites, `--list` lists).
+    """Create a learner workspace: `nox -s workspace -- stage02` (`--force` overwrites; `--list` shows
+    each exercise's place in your workspace and whether it is written).
 
     Copies the stage to workspaces/<stage folder>/ with every exercise's body replaced by a
     NotImplementedError naming it; then `nox -s stage02 -- --workspace` tests it.
@@ -230,23 +247,27 @@ def workspace(session: nox.Session) -> None:
 
 @nox.session
 def mutants(session: nox.Session) -> None:
-    """Apply each classic mistake of tools/mutants.py to a scratch copy and check a test catches it.
+    """Apply each classic mistake of tools/mutant_catalogue.py to a scratch copy and check that a test
+    names it: a mistake inside an exercise under that exercise's marker.
 
     `-- NAME ...` runs only those mutants; `-- --list` lists them. Exits non-zero if a mutant
-    survives or its snippet is no longer in the reference.
+    survives, is caught by a message that does not name it ("weak"), or its snippet is no longer
+    in the reference.
     """
-    session.install("numpy>=1.26", *TEST_DEPS)
+    session.install(*tool_deps())
     session.run("python", str(ROOT / "tools" / "mutants.py"), *session.posargs)
 
 
 @nox.session
 def exercises(session: nox.Session) -> None:
-    """Check every stage's workspace (tools/check_workspaces.py, `-- stage02` for one stage).
+    """Check every exercise of every stage (tools/check_workspaces.py; `-- stage02` for one stage).
 
-    Untouched, it fails with the exercise messages; written in order, each exercise's marker
-    (`-m ex2_3`) fails first on that exercise; with the reference bodies pasted back it passes.
+    Per exercise: the tests its stub fails are exactly those its marker selects, it can be written
+    in order, and its mutants are caught under its marker; untouched, a workspace fails with the
+    exercise messages; with the reference pasted back it passes. `-- --write-markers` rewrites each
+    stage's tests/exercises.txt from what the stubs fail.
     """
-    session.install("numpy>=1.26", *TEST_DEPS)
+    session.install(*tool_deps())
     session.run("python", str(ROOT / "tools" / "check_workspaces.py"), *session.posargs)
 
 

@@ -32,10 +32,21 @@ _BOILERPLATE = re.compile(
 )
 
 
+@dataclass(frozen=True)
+class Case:
+    """One test of a run: its id (file::name), outcome, the exception's message (for a failure, or
+    the reason of a skip), and the exercises whose markers it carries (from the plugin's property)."""
+
+    id: str
+    outcome: str  # "passed", "failed" or "skipped"
+    message: str
+    exercises: tuple[str, ...]
+
+
 @dataclass
 class Outcome:
     """What one pytest run did: passed or not, the first failing test and its message's first line,
-    and every failure's whole message."""
+    every failure's whole message (message and traceback), and every test's Case."""
 
     passed: bool
     first_failure: str
@@ -43,6 +54,12 @@ class Outcome:
     summary: str
     seconds: float
     messages: list[str] = field(default_factory=list)
+    cases: list[Case] = field(default_factory=list)
+
+    @property
+    def first_exception(self) -> str:
+        """The exception message of the first failing test (not its traceback): what it says."""
+        return next((c.message for c in self.cases if c.outcome == "failed"), "")
 
 
 def stage_of(name: str) -> str:
@@ -86,6 +103,7 @@ def run_tests(
     """Run pytest on `tests_dir` with PYTHONPATH = src_dirs; return its Outcome.
 
     Run from the stage folder (tests_dir's parent), so pytest reads that stage's pyproject.toml.
+    `extra` may name test files (relative to the stage folder: tests/test_x.py): then only those run.
     `env_extra` adds environment variables (e.g. one BLAS thread when runs go side by side).
     """
     stage_dir = tests_dir.parent
@@ -96,12 +114,14 @@ def run_tests(
         sys.executable,
         "-m",
         "pytest",
-        str(tests_dir),
+        *([] if any(a.startswith("tests/") for a in extra) else [str(tests_dir)]),
         "-p",
         "no:cacheprovider",
         f"--junitxml={junit}",
         "-o",
         "junit_family=xunit1",
+        "--tb=no",  # the report is read from the JUnit XML; printing hundreds of tracebacks takes most of the time
+        "--hypothesis-seed=0",  # the same examples every run: which tests reach an exercise must not vary
         *extra,
     ]
     t0 = time.perf_counter()
@@ -114,22 +134,31 @@ def run_tests(
     seconds = time.perf_counter() - t0
     lines = proc.stdout.strip().splitlines()
     summary = lines[-1] if lines else proc.stderr.strip()[-200:]
-    first, message, messages = "", "", []
+    first, message, messages, cases = "", "", [], []
     if junit.exists():
         try:
             for case in ET.parse(junit).getroot().iter("testcase"):
+                where = case.get("file") or case.get("classname", "")
+                name = f"{Path(where).name}::{case.get('name')}"
+                props = {p.get("name"): p.get("value") or "" for p in case.iter("property")}
+                exercises = tuple(props.get("exercises", "").split())
                 bad = case.find("failure")
                 if bad is None:
                     bad = case.find("error")
+                skipped = case.find("skipped")
                 if bad is not None:
+                    cases.append(Case(name, "failed", bad.get("message") or "", exercises))
                     messages.append((bad.get("message") or "") + "\n" + (bad.text or ""))
                     if not first:
-                        where = case.get("file") or case.get("classname", "")
-                        first = f"{Path(where).name}::{case.get('name')}"
+                        first = name
                         message = first_line(messages[0])
+                elif skipped is not None:
+                    cases.append(Case(name, "skipped", skipped.get("message") or "", exercises))
+                else:
+                    cases.append(Case(name, "passed", "", exercises))
         finally:
             junit.unlink()
-    if proc.returncode != 0 and not first:  # collection error, crash, usage error
+    if proc.returncode not in (0, 5) and not first:  # collection error, crash, usage error
         first = "(no test ran)"
         message = first_line(proc.stdout[-2000:] + proc.stderr[-2000:])
-    return Outcome(proc.returncode == 0, first, message, summary, seconds, messages)
+    return Outcome(proc.returncode in (0, 5), first, message, summary, seconds, messages, cases)

@@ -19,7 +19,8 @@ are kept (a learner's work is never lost) unless --force is given.
 
     python tools/workspace.py stage02            create (or complete) workspaces/stage02_layers
     python tools/workspace.py stage02 --force    overwrite it with fresh stubs
-    python tools/workspace.py --list             every exercise of every stage
+    python tools/workspace.py --list             every exercise of every stage: where it is in your
+                                                 workspace, and whether it is written yet
     python tools/workspace.py --write-readme     regenerate each stage README's exercise table
 
 Stdlib only: nox runs it without installing anything.
@@ -121,7 +122,7 @@ def stage_regions(folder: str, root: Path = ROOT) -> list[Region]:
 
 def stub_message(region: Region, folder: str) -> str:
     """The NotImplementedError message a learner sees for an unwritten exercise."""
-    return f"Exercise {region.id}: {region.statement} — see {folder}/README.md#exercises"
+    return f"Exercise {region.id}: {region.statement} — see 'Exercise {region.id}' in {folder}/README.md"
 
 
 def stub_text(text: str, path: Path, folder: str, only: set[str] | None = None) -> str:
@@ -222,12 +223,17 @@ def exercises_markdown(folder: str) -> str:
             f"nox -s workspace -- {short}                # workspaces/{folder}/: this stage with its exercises stubbed",
             f"nox -s {short} -- --workspace              # all of {short}'s tests against your workspace",
             f"nox -s {short} -- --workspace -m ex{n}_1       # only the tests of exercise {n}.1",
+            f"nox -s {short} -- --collect-only -q -m ex{n}_1  # the list of every test of exercise {n}.1",
             "```",
             "",
             f"An exercise you have not written yet fails with `NotImplementedError: Exercise {n}.1: ...`. "
             "The stages before this one come from the reference, so only your own code is on trial. "
+            f"`-m ex{n}_1` selects every test that runs exercise {n}.1's code (measured, and listed in "
+            "`tests/exercises.txt`), the ones written to name its mistakes first; a test that also needs a later "
+            "exercise is skipped until you have written that one. "
             "Running `nox -s workspace` again adds missing files and never overwrites yours (`-- --force` does). "
-            "Do them in order: later exercises call the earlier ones.",
+            "Do them in order: later exercises call the earlier ones. Each exercise's section below says "
+            "everything its tests check.",
             "",
             "| exercise | where | what to write | its tests |",
             "|---|---|---|---|",
@@ -265,12 +271,29 @@ def write_readme(folder: str) -> bool:
     return new != text
 
 
+def workspace_status(region: Region, folder: str, workspaces: Path = WORKSPACES) -> tuple[Path, int, str]:
+    """Where exercise `region` is in the learner's workspace: (file, 1-based line, status), the status
+    being "to write" (still the stub), "written" or "no workspace" (then the file and line are the
+    reference's)."""
+    target = workspaces / folder / region.path.relative_to(ROOT / folder)
+    if not target.is_file():
+        return region.path, region.begin + 1, "no workspace"
+    mine = {r.id: r for r in parse_regions(target.read_text(encoding="utf-8"), target)}
+    if region.id not in mine:
+        return target, 1, "markers missing"
+    r = mine[region.id]
+    body = target.read_text(encoding="utf-8").splitlines()[r.begin + 1 : r.end]
+    stub = len(body) == 1 and body[0].strip().startswith("raise NotImplementedError(")
+    return target, r.begin + 1, "to write" if stub else "written"
+
+
 def list_exercises(folders: list[str]) -> None:
-    """Print each stage's exercises: id, where, statement, and the marker that selects its tests."""
+    """Print each stage's exercises: id, marker, status, where it is in the workspace, and statement."""
     for folder in folders:
         print(f"{folder}:")
         for r in stage_regions(folder):
-            print(f"  {r.id:<5} -m {r.marker:<6} {r.path.relative_to(ROOT)}:{r.begin + 1}  {r.statement}")
+            path, line, status = workspace_status(r, folder)
+            print(f"  {r.id:<5} -m {r.marker:<6} {status:<12} {path.relative_to(ROOT)}:{line}  {r.statement}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,8 +14,10 @@ from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import numpygpt.autograd as ag
 from numpygpt.autograd import Tensor, gradcheck
+from numpygpt.autograd.exercises import check_value
+from numpygpt.autograd.ops.shape import _sum_to_array
 
-pytestmark = [pytest.mark.broadcasting, pytest.mark.ex1_6]
+pytestmark = pytest.mark.broadcasting
 
 
 def reference_sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -40,6 +42,38 @@ BINARY: dict[str, tuple[Callable, Callable[[np.ndarray, np.ndarray], tuple[np.nd
         lambda a, b: ((a > 0) + 0.0 * b, (a <= 0) + 0.0 * b),
     ),
 }
+
+
+@pytest.mark.parametrize(
+    "shape, target",
+    [((2, 3, 4), (3, 1)), ((2, 3, 4), (1, 4)), ((2, 3, 4), (4,)), ((2, 3), ()), ((2, 1, 4), (1, 1, 4))],
+    ids=str,
+)
+@pytest.mark.ex1_6
+def test_sum_to_array_undoes_broadcasting(shape: tuple, target: tuple) -> None:
+    # _sum_to_array itself, without the engine: the reverse of broadcasting `target` up to `shape`.
+    g = np.random.default_rng(0).standard_normal(shape)
+    lead = g.ndim - len(target)
+    try:
+        got = _sum_to_array(g, target)
+    except ValueError as e:
+        if "cannot reshape" not in str(e):
+            raise
+        raise AssertionError(
+            f"_sum_to_array(g of shape {shape}, {target}) raised {e}: the sum still has more elements than the "
+            "target shape, so a dimension that broadcasting stretched from size 1 was not summed"
+        ) from e
+    check_value(
+        got,
+        reference_sum_to(g, target),
+        f"_sum_to_array(g of shape {shape}, {target})",
+        {
+            f"only the {lead} leading dimension(s) broadcasting added were summed: sum also every dimension "
+            "stretched from size 1 (keeping it, with size 1)": g.sum(axis=tuple(range(lead))),
+            "the dimensions stretched from size 1 were summed away, not kept with size 1: the result must "
+            "have exactly the target shape": np.squeeze(reference_sum_to(g, target)),
+        },
+    )
 
 
 def test_reference_sum_to_is_the_sum_over_broadcast_axes() -> None:
@@ -104,7 +138,6 @@ def test_binary_op_gradcheck_on_random_broadcast_shapes(name, shapes, seed) -> N
     shapes=mutually_broadcastable_shapes(signature="(n,k),(k,m)->(n,m)", max_dims=2, max_side=3),
     seed=st.integers(0, 2**16),
 )
-@pytest.mark.ex1_7
 def test_matmul_gradients_reduce_broadcast_batch_dims(shapes, seed) -> None:
     rng = np.random.default_rng(seed)
     a, b = (Tensor(rng.standard_normal(s), requires_grad=True) for s in shapes.input_shapes)
@@ -150,7 +183,6 @@ def test_column_plus_row_gradients_by_hand() -> None:
     np.testing.assert_array_equal(b.grad.data, [[12.0, 15.0, 18.0, 21.0]])
 
 
-@pytest.mark.ex1_7
 def test_batch_matmul_with_broadcast_batch_dims() -> None:
     # (2,1,3,4) @ (5,4,2): batch dims (2,1) and (5,) broadcast to (2,5).
     rng = np.random.default_rng(0)

@@ -14,6 +14,7 @@ import pytest
 
 import numpygpt.autograd as ag
 from numpygpt.autograd import Function, Scalar, Tensor, gradcheck
+from numpygpt.autograd.exercises import raises
 
 pytestmark = pytest.mark.errors
 
@@ -252,15 +253,23 @@ class Explode(Function):
         raise ValueError("operands could not be broadcast")
 
 
+@pytest.mark.ex1_4
 def test_error_inside_backward_names_the_function_and_its_history() -> None:
     x = Tensor(np.ones((2, 3)), requires_grad=True)
     b = Tensor(np.ones(3), requires_grad=True)
     w = Tensor(np.ones((3, 4)), requires_grad=True)
     y = Explode()((x.tanh() + b) @ w).sum()
     chain = "in Explode.backward (its output was made by Explode <- MatMul <- Add <- Tanh): operands could not"
-    with pytest.raises(ValueError, match=re.escape(chain)) as info:
+    hint = (
+        "an error raised inside a Function's backward must leave the loop as _backward_error(f, e) makes it "
+        "(the same kind of error, naming the Function and its history), raised `from e`"
+    )
+    with raises(ValueError, re.escape(chain), hint):
         y.backward()
-    assert isinstance(info.value.__cause__, ValueError)  # the original error stays attached
+    try:
+        y.backward()
+    except ValueError as e:
+        assert isinstance(e.__cause__, ValueError), hint  # the original error stays attached
 
 
 def test_error_inside_a_builtin_backward_names_the_chain() -> None:
@@ -283,6 +292,7 @@ class AddForgettingSumTo(Function):
         return gy, gy
 
 
+@pytest.mark.ex1_4
 def test_backward_returning_an_unreduced_gradient() -> None:
     a = Tensor(np.ones((2, 3)), requires_grad=True)
     b = Tensor(np.ones(3), requires_grad=True)
@@ -290,17 +300,27 @@ def test_backward_returning_an_unreduced_gradient() -> None:
         "AddForgettingSumTo.backward returned a gradient of shape (2, 3) for an input of shape (3,): "
         "did backward undo broadcasting (sum_to)?"
     )
-    with pytest.raises(RuntimeError, match=re.escape(msg)):
+    hint = (
+        "the loop must check that each gradient a backward returns has its input's shape, and stop with "
+        "RuntimeError('<Name>.backward returned a gradient of shape ... for an input of shape ...: did backward "
+        "undo broadcasting (sum_to)?')"
+    )
+    with raises(RuntimeError, re.escape(msg), hint):
         AddForgettingSumTo()(a, b).sum().backward()
 
 
+@pytest.mark.ex1_4
 def test_backward_returning_too_few_gradients() -> None:
     class OneGradient(AddForgettingSumTo):
         def backward(self, gy: Tensor) -> Tensor:
             return gy
 
     a, b = Tensor(np.ones(3), requires_grad=True), Tensor(np.ones(3), requires_grad=True)
-    with pytest.raises(RuntimeError, match=re.escape("OneGradient.backward returned 1 gradients for 2 inputs")):
+    hint = (
+        "the loop must check that a backward returns one gradient per input, and stop with "
+        "RuntimeError('<Name>.backward returned 1 gradients for 2 inputs')"
+    )
+    with raises(RuntimeError, re.escape("OneGradient.backward returned 1 gradients for 2 inputs"), hint):
         OneGradient()(a, b).sum().backward()
 
 

@@ -13,7 +13,10 @@ import numpy as np
 import pytest
 
 import numpygpt.autograd as ag
-from numpygpt.autograd import Tensor, gradcheck
+from numpygpt.autograd import Function, GradcheckError, Tensor, gradcheck
+from numpygpt.autograd.exercises import check_value
+from numpygpt.autograd.ops.elementwise import Mul
+from numpygpt.autograd.ops.matmul import MatMul
 
 pytestmark = pytest.mark.ops
 
@@ -190,11 +193,13 @@ def test_forward_matches_numpy(name: str) -> None:
     np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.ex1_7
 @pytest.mark.parametrize("name", list(CASES))
 def test_gradcheck(name: str) -> None:
     fn, _, make = CASES[name]
-    assert gradcheck(fn, *make())
+    try:
+        gradcheck(fn, *make())
+    except GradcheckError as e:
+        raise AssertionError(f"the backward of {name} disagrees with central differences: {e}") from e
 
 
 @pytest.mark.parametrize(
@@ -211,19 +216,72 @@ def test_gradcheck_with_a_constant_input(fn: Callable[..., Tensor]) -> None:
     assert a.grad is not None and b.grad is None
 
 
+def backward_of(f: Function, *inputs: Tensor, seed: int = 2) -> tuple[np.ndarray, tuple[Tensor | None, ...]]:
+    """Call Function f on inputs, then f.backward itself (no engine) with a random gy: (gy, gradients)."""
+    y = f(*inputs)
+    gy = np.random.default_rng(seed).standard_normal(y.shape)
+    grads = f.backward(Tensor(gy))
+    return gy, grads if isinstance(grads, tuple) else (grads,)
+
+
 @pytest.mark.ex1_5
 def test_mul_backward_by_hand() -> None:
     a, b = leaf(2, 3), leaf(2, 3, seed=1)
-    gy = np.random.default_rng(2).standard_normal((2, 3))
-    (a * b).backward(gy)
-    np.testing.assert_allclose(a.grad.data, gy * b.data, err_msg="Mul.backward: the gradient of a is gy * b")
-    np.testing.assert_allclose(b.grad.data, gy * a.data, err_msg="Mul.backward: the gradient of b is gy * a")
+    gy, (ga, gb) = backward_of(Mul(), a, b)
+    assert ga is not None and gb is not None, "Mul.backward returned None for an input that requires grad"
+    swapped = "the gradients of a and b are swapped: d(a*b)/da is b, and d(a*b)/db is a"
+    no_gy = "gy is missing: by the chain rule the local derivative is multiplied by the upstream gradient gy"
+    what = "Mul.backward's gradient of {} (a and b of the same shape)"
+    check_value(ga.data, gy * b.data, what.format("a"), {swapped: gy * a.data, no_gy: b.data})
+    check_value(gb.data, gy * a.data, what.format("b"), {swapped: gy * b.data, no_gy: a.data})
+    # b of shape (3,) broadcast over a's two rows: its gradient is summed back to (3,)
+    c = leaf(3, seed=3)
+    gy, (_, gc) = backward_of(Mul(), a, c)
+    assert gc is not None, "Mul.backward returned None for an input that requires grad"
+    check_value(
+        gc.data,
+        (gy * a.data).sum(0),
+        "Mul.backward's gradient of b of shape (3,), broadcast to (2, 3)",
+        {
+            "it keeps the broadcast shape (2, 3): b was used once per row, so sum its gradient back to b's "
+            "shape (sum_to)": gy * a.data,
+        },
+    )
+
+
+@pytest.mark.ex1_7
+def test_matmul_backward_by_hand() -> None:
+    a, b = leaf(2, 3, 4), leaf(4, 5, seed=1)  # b is used by both matrices of a's batch
+    try:
+        gy, (ga, gb) = backward_of(MatMul(), a, b)
+    except ValueError as e:
+        raise AssertionError(
+            f"MatMul.backward raised {e}: gy is (..., n, m), a is (..., n, k) and b (..., k, m); only one "
+            "product of gy with a transposed operand has each input's shape (_mT swaps the last two dimensions)"
+        ) from e
+    assert ga is not None and gb is not None, "MatMul.backward returned None for an input that requires grad"
+    gb_batch = a.data.swapaxes(-1, -2) @ gy  # (2, 4, 5): one gradient of b per matrix of the batch
+    check_value(ga.data, gy @ b.data.T, "MatMul.backward's gradient of a (2, 3, 4)")
+    check_value(
+        gb.data,
+        gb_batch.sum(0),
+        "MatMul.backward's gradient of b (4, 5), used by both matrices of a's batch (2, 3, 4)",
+        {
+            "it keeps the batch dimension (2, 4, 5): b was used by every matrix of the batch, so sum its "
+            "gradient over the batch dimensions broadcasting added (sum_to)": gb_batch,
+        },
+    )
 
 
 def test_repeated_indices_accumulate() -> None:
     x = Tensor(np.zeros(4), requires_grad=True)
     x[[0, 0, 3, 0]].sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [3.0, 0.0, 0.0, 1.0])
+    check_value(
+        x.grad.data,
+        [3.0, 0.0, 0.0, 1.0],
+        "the gradient of x[[0, 0, 3, 0]].sum()",
+        {"a repeated index kept one use's gradient: each use of x[0] adds its share (np.add.at)": [1.0, 0, 0, 1.0]},
+    )
 
 
 def test_max_ties_share_the_gradient() -> None:

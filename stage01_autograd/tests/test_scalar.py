@@ -12,9 +12,63 @@ import pytest
 
 from numpygpt.autograd import Scalar, Tensor
 
-pytestmark = [pytest.mark.scalar, pytest.mark.ex1_1, pytest.mark.ex1_2]
+pytestmark = pytest.mark.scalar
 
 EPS = 1e-6
+
+
+@pytest.mark.ex1_1
+def test_scalar_backward_fills_every_grad_once_from_the_output_down() -> None:
+    # x -> a = x**2 -> b = exp(a), c = tanh(a) -> d = b + c: a diamond without any product
+    x = Scalar(0.5)
+    a = x**2
+    b, c = a.exp(), a.tanh()
+    d = b + c
+    ran: list[str] = []  # the order in which the nodes' _backward closures run
+    for name, node in {"x": x, "a": a, "b": b, "c": c, "d": d}.items():
+        node._backward = lambda inner=node._backward, name=name: (ran.append(name), inner())[1]
+    d.backward()
+    assert d.grad == 1.0, (
+        f"d.grad is {d.grad} after d.backward(): the output's own gradient, d(d)/d(d), is 1: set it before "
+        "running the _backward closures"
+    )
+    twice = sorted({n for n in ran if ran.count(n) > 1})
+    assert not twice, (
+        f"{', '.join(twice)} ran its _backward twice (order: {ran}): a node used by several others (a feeds "
+        "b and c) must be listed once in the topological order; visit each node once"
+    )
+    assert set(ran) == {"x", "a", "b", "c", "d"}, f"only {ran} ran their _backward: every node must run once"
+    assert ran.index("a") > max(ran.index("b"), ran.index("c")) and ran[0] == "d", (
+        f"the _backward closures ran in the order {ran}: a node can pass on only a gradient it has received, "
+        "so run them from the output towards the leaves (reverse topological order)"
+    )
+    av = 0.25
+    da = math.exp(av) + 1 - math.tanh(av) ** 2
+    assert (b.grad, c.grad) == (1.0, 1.0), f"b.grad, c.grad = {b.grad}, {c.grad}: both are 1 (d = b + c)"
+    assert a.grad == pytest.approx(da), f"a.grad = {a.grad:.6g}, expected {da:.6g} (the sum over both paths)"
+    assert x.grad == pytest.approx(da * 2 * 0.5), f"x.grad = {x.grad:.6g}, expected {da * 2 * 0.5:.6g}"
+
+
+@pytest.mark.ex1_2
+def test_scalar_mul_passes_out_grad_to_both_factors() -> None:
+    a, b = Scalar(2.0), Scalar(-3.0)
+    ((a * b) ** 2).backward()  # out.grad of the product is 2ab = -12: not 1
+    got = (a.grad, b.grad)
+    assert got != pytest.approx((-24.0, 36.0)), (
+        "the gradients of a and b are swapped: d(a*b)/da is b, and d(a*b)/db is a"
+    )
+    assert got != pytest.approx((-3.0, 2.0)), (
+        "a*b's _backward ignores out.grad: by the chain rule each factor gets its local derivative times out.grad"
+    )
+    assert got == pytest.approx((36.0, -24.0)), f"(a.grad, b.grad) = {got}, expected (36, -24) for (a*b)**2"
+    x, y, z = Scalar(3.0), Scalar(5.0), Scalar(7.0)
+    (x * y + x * z + x * x).backward()  # x in two products, and twice in a third
+    kept = {x.data, y.data, z.data, 2 * x.data, y.data + x.data, z.data + x.data, y.data + 2 * x.data}
+    assert x.grad not in kept, (
+        f"x.grad = {x.grad} for x*y + x*z + x*x, one product's share (or a few): a Scalar used in several "
+        "products must add (+=) every share to .grad, never assign (=) one of them"
+    )
+    assert x.grad == pytest.approx(18.0), f"x.grad = {x.grad} for x*y + x*z + x*x at (3, 5, 7), expected 18"
 
 
 def numeric_grads(f: Callable[..., Scalar], *xs: float) -> list[float]:

@@ -80,7 +80,6 @@ def test_linear(lead: list[int], fin: int, fout: int, bias: bool, seed: int) -> 
 
 
 @pytest.mark.embedding
-@pytest.mark.ex2_7
 @SETTINGS
 @given(ids_shape=st.lists(st.integers(1, 5), min_size=1, max_size=2), V=st.integers(1, 6), seed=st.integers(0, 999))
 def test_embedding(ids_shape: list[int], V: int, seed: int) -> None:
@@ -103,7 +102,6 @@ LN_HINT = (
 
 
 @pytest.mark.layer_norm
-@pytest.mark.ex2_2
 @SETTINGS
 @given(
     lead=shape_lists, D=st.integers(2, 8), affine=st.sampled_from(["both", "weight", "none"]), seed=st.integers(0, 999)
@@ -240,7 +238,6 @@ def test_swiglu(shape: list[int], seed: int) -> None:
 
 
 @pytest.mark.softmax
-@pytest.mark.ex2_3
 @SETTINGS
 @given(
     shape=st.lists(st.integers(1, 5), min_size=1, max_size=3),
@@ -262,7 +259,6 @@ def test_softmax(shape: list[int], dim_seed: int, op: str, seed: int) -> None:
 
 
 @pytest.mark.cross_entropy
-@pytest.mark.ex2_4
 @SETTINGS
 @given(
     N=st.integers(1, 8),
@@ -289,7 +285,6 @@ def test_cross_entropy(N: int, Cn: int, reduction: str, ignore: int, seed: int) 
 
 
 @pytest.mark.cross_entropy
-@pytest.mark.ex2_4
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_cross_entropy_n_c_d1_is_the_flattened_2d_form(reduction: str) -> None:
     """(N, C, d1) logits are (N*d1, C) rows with the class dimension moved last."""
@@ -330,7 +325,6 @@ def mask_kwargs(rng: np.random.Generator, mask: str, L: int, S: int, float_shape
 
 
 @pytest.mark.attention
-@pytest.mark.ex2_6
 @SETTINGS
 @given(
     B=st.integers(1, 2),
@@ -404,7 +398,6 @@ def test_sdpa_gqa_dropout_is_the_mask_of_repeated_heads() -> None:
 
 
 @pytest.mark.attention
-@pytest.mark.ex2_6
 def test_sdpa_dropout() -> None:
     """With v the identity, attention returns its weights A = softmax(...) * mask; the same
     generator seed repeats the mask, so the composed op with that mask must agree."""

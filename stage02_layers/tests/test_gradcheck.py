@@ -67,7 +67,6 @@ def test_linear_gradcheck_any_batch_shape(lead: list[int], fin: int, fout: int, 
 
 # ----- embedding ------------------------------------------------------------------------
 @pytest.mark.embedding
-@pytest.mark.ex2_7
 def test_embedding_gradcheck_repeated_ids() -> None:
     """Row 2 is picked three times and row 4 never: its gradient must be three sums and a zero."""
     ids = np.array([[2, 0, 2], [5, 2, 1]])
@@ -76,7 +75,6 @@ def test_embedding_gradcheck_repeated_ids() -> None:
 
 # ----- layer_norm -----------------------------------------------------------------------
 @pytest.mark.layer_norm
-@pytest.mark.ex2_2
 @pytest.mark.parametrize("affine", ["weight_and_bias", "weight_only", "none"])
 def test_layer_norm_gradcheck_last_dim(affine: str) -> None:
     x = leaf(2, 3, 6, scale=2.0)
@@ -90,7 +88,6 @@ def test_layer_norm_gradcheck_last_dim(affine: str) -> None:
 
 
 @pytest.mark.layer_norm
-@pytest.mark.ex2_2
 def test_layer_norm_gradcheck_last_two_dims() -> None:
     x, w, b = leaf(2, 3, 4), leaf(3, 4, seed=1), leaf(3, 4, seed=2)
     assert gradcheck(lambda x, w, b: F.layer_norm(x, (3, 4), w, b, eps=1e-3), x, w, b)
@@ -172,7 +169,6 @@ def test_swiglu_gradcheck(needs: str) -> None:
 
 # ----- softmax --------------------------------------------------------------------------
 @pytest.mark.softmax
-@pytest.mark.ex2_3
 @pytest.mark.parametrize("dim", [0, 1, 2, -1])
 @pytest.mark.parametrize("op", ["softmax", "log_softmax"])
 def test_softmax_gradcheck(op: str, dim: int) -> None:
@@ -185,21 +181,18 @@ TARGETS = np.array([0, 4, 2, -100, 1, 2])  # one row ignored (the default ignore
 
 
 @pytest.mark.cross_entropy
-@pytest.mark.ex2_4
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_cross_entropy_gradcheck_ignore_index(reduction: str) -> None:
     assert gradcheck(lambda x: F.cross_entropy(x, TARGETS, reduction=reduction), leaf(6, 5, scale=2.0))
 
 
 @pytest.mark.cross_entropy
-@pytest.mark.ex2_4
 def test_cross_entropy_gradcheck_custom_ignore_index() -> None:
     t = np.array([0, 3, 3, 1])
     assert gradcheck(lambda x: F.cross_entropy(x, t, ignore_index=3), leaf(4, 5))
 
 
 @pytest.mark.cross_entropy
-@pytest.mark.ex2_4
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_cross_entropy_gradcheck_n_c_d1(reduction: str) -> None:
     t = np.array([[0, 3, 1], [2, -100, 3]])  # (N, d1) targets for (N, C, d1) logits
@@ -237,7 +230,6 @@ SDPA_CASES: dict[str, dict] = {
 
 
 @pytest.mark.attention
-@pytest.mark.ex2_6
 @pytest.mark.parametrize("case", sorted(SDPA_CASES))
 def test_sdpa_gradcheck(case: str) -> None:
     kw = SDPA_CASES[case]
@@ -245,13 +237,11 @@ def test_sdpa_gradcheck(case: str) -> None:
 
 
 @pytest.mark.attention
-@pytest.mark.ex2_6
 def test_sdpa_gradcheck_causal_more_keys_than_queries() -> None:
     assert gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True), *qkv(L=3, S=5))
 
 
 @pytest.mark.attention
-@pytest.mark.ex2_6
 def test_sdpa_gradcheck_dropout_seeded() -> None:
     def fn(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         return F.scaled_dot_product_attention(q, k, v, dropout_p=0.3, generator=np.random.default_rng(11))
@@ -312,13 +302,11 @@ def test_linear_layer_gradcheck(bias: bool) -> None:
 
 
 @pytest.mark.embedding
-@pytest.mark.ex2_7
 def test_embedding_layer_gradcheck() -> None:
     check_layer(nn.Embedding(6, 3), np.array([[1, 1, 5], [0, 1, 3]]))
 
 
 @pytest.mark.layer_norm
-@pytest.mark.ex2_2
 @pytest.mark.parametrize(
     "kw", [{}, {"bias": False}, {"elementwise_affine": False}], ids=["affine", "no_bias", "no_affine"]
 )
@@ -349,7 +337,6 @@ def test_activation_layer_gradcheck(layer: nn.Module) -> None:
 
 
 @pytest.mark.softmax
-@pytest.mark.ex2_3
 def test_softmax_layer_gradcheck() -> None:
     check_layer(nn.Softmax(dim=0), leaf(3, 4))
 

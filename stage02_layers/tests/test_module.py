@@ -63,7 +63,6 @@ def test_parameters_register_on_assignment_in_order() -> None:
     assert [n for n, _ in nn.Linear(3, 2, bias=False).named_parameters()] == ["weight"]
 
 
-@pytest.mark.ex2_1
 def test_dotted_names_of_a_nested_model_in_registration_order() -> None:
     model = TinyLM()
     names = [n for n, _ in model.named_parameters()]
@@ -112,7 +111,6 @@ def test_shared_module_is_walked_once() -> None:
     assert [n for n, _ in seq.named_parameters()] == ["0.weight", "0.bias"]
 
 
-@pytest.mark.ex2_1
 def test_tied_parameter_listed_once_but_saved_under_both_names() -> None:
     model = TinyLM()
     params = list(model.parameters())

@@ -20,7 +20,6 @@ def scalar_param(value: float, dtype: type = np.float64) -> Tensor:
     return Tensor(np.array([value], dtype=dtype), requires_grad=True)
 
 
-@pytest.mark.ex3_3
 def test_two_steps_by_hand_with_bias_correction_and_eps() -> None:
     # lr 0.1, β = (0.5, 0.75), ε = 0.1 (large, so where ε is added shows), θ_0 = 1.
     p = scalar_param(1.0)
@@ -61,7 +60,6 @@ def test_two_steps_by_hand_with_bias_correction_and_eps() -> None:
     negate=st.booleans(),
     lr=st.floats(1e-4, 1e-1),
 )
-@pytest.mark.ex3_3
 def test_bias_correction_makes_the_first_step_lr_sized(grad: np.ndarray, negate: bool, lr: float) -> None:
     # m̂_1 = g and v̂_1 = g², so every coordinate moves by lr · g / (|g| + ε) ≈ lr · sign(g),
     # whatever the gradient's scale. Without bias correction the step would be
@@ -77,7 +75,6 @@ def test_bias_correction_makes_the_first_step_lr_sized(grad: np.ndarray, negate:
     np.testing.assert_array_equal(p.grad.data, grad, err_msg="Adam must not modify the gradient")
 
 
-@pytest.mark.ex3_3
 def test_eps_is_added_after_the_bias_correction_of_v() -> None:
     # g = 1: √v̂_1 = 1, so the denominator is √v̂ + ε = 2 and the step 0.1/2. Adding ε to √v_t
     # before the correction instead, (√0.001 + 1)/√0.001 ≈ 32.6, would make it 16× smaller.
@@ -87,7 +84,6 @@ def test_eps_is_added_after_the_bias_correction_of_v() -> None:
     np.testing.assert_allclose(p.data, [-0.1 * 1.0 / (1.0 + 1.0)], rtol=1e-12)
 
 
-@pytest.mark.ex3_2
 def test_adam_weight_decay_is_an_l2_term_in_the_gradient() -> None:
     # g_eff = g + λθ = 0 + 0.5·2 = 1, then an ordinary first Adam step: θ = 2 − 0.1·1/(1 + ε)
     p = scalar_param(2.0)
@@ -99,7 +95,6 @@ def test_adam_weight_decay_is_an_l2_term_in_the_gradient() -> None:
     np.testing.assert_array_equal(p.grad.data, [0.0])
 
 
-@pytest.mark.ex3_2
 def test_adamw_shrinks_theta_before_the_adam_step() -> None:
     # θ ← θ(1 − lr λ) = 2 · (1 − 0.1·0.5) = 1.9; the gradient 0 then leaves m = v = 0: no move.
     p = scalar_param(2.0, np.float32)
@@ -113,7 +108,6 @@ def test_adamw_shrinks_theta_before_the_adam_step() -> None:
     )  # the decay stays out of m
 
 
-@pytest.mark.ex3_2
 def test_decoupled_decay_vs_l2_on_one_parameter() -> None:
     """The theory (Loshchilov & Hutter): in Adam, an L2 term is divided by √v̂ like the gradient.
 
@@ -159,7 +153,6 @@ def test_decoupled_decay_vs_l2_on_one_parameter() -> None:
     assert finals["adam"] - finals["adamw"] > 5e-4, "AdamW decays θ by about lr·λ·θ per step"
 
 
-@pytest.mark.ex3_3
 def test_amsgrad_normalises_by_the_largest_second_moment() -> None:
     p = scalar_param(0.0)
     opt = Adam([p], lr=0.1, betas=(0.0, 0.5), eps=0.0, amsgrad=True)
@@ -173,7 +166,6 @@ def test_amsgrad_normalises_by_the_largest_second_moment() -> None:
     np.testing.assert_allclose(p.data, [-0.1 - 0.1 * 1.0 / math.sqrt(8.0 / 0.75)], rtol=1e-12)
 
 
-@pytest.mark.ex3_3
 def test_state_buffers_keep_the_parameter_dtype_and_grad_none_is_skipped() -> None:
     a = Tensor(np.ones((3, 2), np.float32), requires_grad=True)
     b = Tensor(np.ones(3, np.float64), requires_grad=True)

@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 from numpygpt.autograd import Tensor
 from numpygpt.optim import clip_grad_norm_, get_total_norm
 
-pytestmark = [pytest.mark.clip, pytest.mark.ex3_4]
+pytestmark = pytest.mark.clip
 
 
 def with_grad(grad: list | np.ndarray, dtype: type = np.float32) -> Tensor:

@@ -53,7 +53,6 @@ def test_cosine_closed_form_at_chosen_steps() -> None:
         assert lrs[t] == pytest.approx(closed, rel=1e-12), f"cosine at step {t}"
 
 
-@pytest.mark.ex3_5
 def test_warmup_cosine_at_chosen_steps() -> None:
     lr, W, M, min_lr = 6e-4, 10, 50, 6e-5
     lrs = lrs_over(WarmupCosineLR(make_opt(lr), warmup_iters=W, max_iters=M, min_lr=min_lr), M + 5)
@@ -72,7 +71,6 @@ def test_warmup_cosine_at_chosen_steps() -> None:
     lr=st.floats(1e-5, 1.0),
     ratio=st.floats(0.0, 1.0),
 )
-@pytest.mark.ex3_5
 def test_warmup_cosine_rises_then_falls_between_min_lr_and_lr(W: int, span: int, lr: float, ratio: float) -> None:
     M, min_lr = W + span, lr * ratio
     lrs = np.array(lrs_over(WarmupCosineLR(make_opt(lr), W, M, min_lr), M + 3))

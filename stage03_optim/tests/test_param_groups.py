@@ -44,7 +44,6 @@ def test_matrices_decay_vectors_do_not() -> None:
         assert all(p is by_name[n] for n, p in zip(group["param_names"], group["params"], strict=True))
 
 
-@pytest.mark.ex3_2
 def test_adamw_shrinks_only_the_matrices() -> None:
     named = gpt_like_named_parameters()
     opt = AdamW(configure_weight_decay(named, 0.1), lr=0.5)

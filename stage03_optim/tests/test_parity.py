@@ -52,7 +52,6 @@ def test_fixture_is_small_and_from_torch() -> None:
     assert {r["name"] for r in OPTIM_RUNS} >= {"sgd_momentum", "sgd_nesterov", "adam", "adamw"}
 
 
-@pytest.mark.ex3_3
 @pytest.mark.parametrize("run", OPTIM_RUNS, ids=[r["name"] for r in OPTIM_RUNS])
 def test_optimizer_trajectory_matches_torch(run: dict) -> None:
     X, Y = FX["problem__X"], FX["problem__Y"]
@@ -86,7 +85,6 @@ def test_optimizer_trajectory_matches_torch(run: dict) -> None:
     assert set(opt.state) == {by_name[n] for n in recorded}
 
 
-@pytest.mark.ex3_5
 @pytest.mark.parametrize("sched", SCHEDULES, ids=[s["name"] for s in SCHEDULES])
 def test_schedule_matches_torch(sched: dict) -> None:
     params = [Tensor(np.zeros(1, np.float32), requires_grad=True) for _ in sched["lrs"]]
@@ -106,7 +104,6 @@ def test_schedule_matches_torch(sched: dict) -> None:
     assert [g["lr"] for g in opt.param_groups] == got[-1]
 
 
-@pytest.mark.ex3_4
 @pytest.mark.parametrize("clip", CLIPS, ids=[c["name"] for c in CLIPS])
 def test_clip_grad_norm_matches_torch(clip: dict) -> None:
     n = sum(1 for k in FX if k.startswith("clip__grads__"))

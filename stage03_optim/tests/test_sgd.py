@@ -11,7 +11,7 @@ from hypothesis.extra import numpy as hnp
 from numpygpt.autograd import Tensor
 from numpygpt.optim import SGD
 
-pytestmark = [pytest.mark.sgd, pytest.mark.ex3_1]
+pytestmark = pytest.mark.sgd
 
 # The same three gradients for every hand-computed run below; θ_0 = [1, -2], lr = 0.1.
 GRADS = [[0.5, 1.0], [-1.0, 2.0], [0.25, 0.0]]

@@ -41,7 +41,6 @@ def replay_merges(tok: BPETokenizer, text: str) -> list[int]:
     return ids
 
 
-@pytest.mark.ex4_2
 def test_merge_scans_left_to_right() -> None:
     overlap = "after replacing a pair, skip both of its tokens (i += 2): occurrences must not overlap"
     assert merge([97, 97, 97, 98], (97, 97), 256) == [256, 97, 98], overlap
@@ -49,8 +48,6 @@ def test_merge_scans_left_to_right() -> None:
     assert merge([1, 2, 3], (2, 1), 9) == [1, 2, 3]
 
 
-@pytest.mark.ex4_3
-@pytest.mark.ex4_2
 def test_classic_aaabdaaabac_example() -> None:
     # Wikipedia's worked example: aa -> Z, then ab -> Y (tied with Za at 2: the smaller ids win),
     # then ZY -> X, leaving "XdXac".
@@ -61,13 +58,11 @@ def test_classic_aaabdaaabac_example() -> None:
     assert tok.decode([258, 100]) == "aaabd"
 
 
-@pytest.mark.ex4_3
 def test_ties_break_towards_the_smallest_pair() -> None:
     assert best_pair({(5, 1): 3, (2, 9): 3, (2, 4): 3, (0, 0): 2}) == (2, 4)
     assert best_pair({(0, 0): 2, (9, 9): 7}) == (9, 9)
 
 
-@pytest.mark.ex4_3
 def test_merges_never_cross_chunk_boundaries() -> None:
     # " a" + " a" ... : the only pairs live inside the chunks " a" and "b".
     tok = BPETokenizer.train("b a a a a", 300)
@@ -75,7 +70,6 @@ def test_merges_never_cross_chunk_boundaries() -> None:
     assert tok.vocab_size == 257  # stopped early: nothing left to merge
 
 
-@pytest.mark.ex4_3
 def test_counts_are_weighted_by_chunk_frequency() -> None:
     chunks = split_chunks("to to to be be")
     assert chunks == {b"to": 1, b" to": 2, b" be": 2}
@@ -83,7 +77,6 @@ def test_counts_are_weighted_by_chunk_frequency() -> None:
     assert train_merges(chunks, 1) == [(ord("t"), ord("o"))]
 
 
-@pytest.mark.ex4_3
 @settings(max_examples=60, deadline=None)
 @given(st.text(alphabet="ab c\n.'", min_size=1, max_size=80), st.integers(0, 40))
 def test_incremental_training_matches_the_naive_reference(text: str, n_merges: int) -> None:
@@ -112,7 +105,6 @@ def test_split_pattern_approximates_gpt2() -> None:
     ]
 
 
-@pytest.mark.ex4_2
 @settings(deadline=None)
 @given(st.text())
 def test_round_trip_arbitrary_unicode(text: str) -> None:
@@ -122,7 +114,6 @@ def test_round_trip_arbitrary_unicode(text: str) -> None:
     assert english().decode(np.array(ids)) == text
 
 
-@pytest.mark.ex4_2
 @settings(deadline=None)
 @given(st.text(alphabet=sorted(set(ENGLISH)), max_size=200))
 def test_encode_matches_replaying_the_merges(text: str) -> None:

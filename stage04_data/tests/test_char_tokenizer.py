@@ -28,7 +28,6 @@ def test_vocabulary_is_sorted_distinct_characters() -> None:
     assert isinstance(TOK, Tokenizer)
 
 
-@pytest.mark.ex4_1
 def test_encode_known_ids() -> None:
     tok = CharTokenizer.from_text("hello")
     assert tok.chars == ["e", "h", "l", "o"]
@@ -37,7 +36,6 @@ def test_encode_known_ids() -> None:
     assert tok.encode("") == [] and tok.decode([]) == ""
 
 
-@pytest.mark.ex4_1
 @settings(deadline=None)
 @given(st.text(alphabet=TOK.chars))
 def test_round_trip_over_the_vocabulary(s: str) -> None:
@@ -47,7 +45,6 @@ def test_round_trip_over_the_vocabulary(s: str) -> None:
     assert TOK.decode(np.array(ids, dtype=np.uint16)) == s
 
 
-@pytest.mark.ex4_1
 @settings(deadline=None)
 @given(st.text(min_size=1))
 def test_encode_array_agrees_with_encode_on_any_vocabulary(s: str) -> None:
@@ -59,7 +56,6 @@ def test_encode_array_agrees_with_encode_on_any_vocabulary(s: str) -> None:
     assert tok.decode(arr) == s
 
 
-@pytest.mark.ex4_1
 @pytest.mark.errors
 @pytest.mark.parametrize("method", ["encode", "encode_array"])
 def test_unknown_character_names_it_and_its_position(method: str) -> None:
@@ -67,7 +63,6 @@ def test_unknown_character_names_it_and_its_position(method: str) -> None:
         getattr(TOK, method)("hear Q")
 
 
-@pytest.mark.ex4_1
 def test_unk_replaces_unknown_characters_when_asked() -> None:
     tok = CharTokenizer.from_text("abc", unk="?")
     assert tok.chars == ["?", "a", "b", "c"]

@@ -45,7 +45,6 @@ def test_tensor_dataset_errors() -> None:
         TensorDataset(np.zeros(3)).__getitems__(np.array([0, -4]))
 
 
-@pytest.mark.ex4_4
 @settings(deadline=None)
 @given(n=st.integers(2, 60), data=st.data())
 def test_token_windows_are_shifted_by_one(n: int, data: st.DataObject) -> None:

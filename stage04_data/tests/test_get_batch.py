@@ -12,7 +12,6 @@ from numpygpt.utils.data import get_batch, load_split
 pytestmark = pytest.mark.batch
 
 
-@pytest.mark.ex4_5
 def test_every_start_is_reachable_including_the_last() -> None:
     n, block_size = 12, 4
     rng = np.random.default_rng(0)
@@ -27,7 +26,6 @@ def test_every_start_is_reachable_including_the_last() -> None:
     )
 
 
-@pytest.mark.ex4_5
 @settings(deadline=None)
 @given(n=st.integers(2, 300), batch_size=st.integers(1, 16), seed=st.integers(0, 2**32 - 1), data=st.data())
 def test_windows_are_contiguous_and_shifted_by_one(n: int, batch_size: int, seed: int, data: st.DataObject) -> None:
@@ -48,7 +46,6 @@ def test_windows_are_contiguous_and_shifted_by_one(n: int, batch_size: int, seed
     )
 
 
-@pytest.mark.ex4_5
 def test_reproducible_and_consumes_exactly_one_integers_call() -> None:
     data = np.arange(1000, dtype=np.uint16)
     a, b = np.random.default_rng(42), np.random.default_rng(42)
@@ -69,7 +66,6 @@ def test_reproducible_and_consumes_exactly_one_integers_call() -> None:
     np.testing.assert_array_equal(get_batch(data, 6, 32, c)[0], nxt)
 
 
-@pytest.mark.ex4_5
 def test_reads_a_memmapped_split(tmp_path) -> None:
     ids = np.arange(500, dtype=np.uint16)
     (tmp_path / "train.bin").write_bytes(ids.tobytes())

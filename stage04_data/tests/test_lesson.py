@@ -1,19 +1,27 @@
-"""The outputs README.md shows for small examples still come out of the code, exactly."""
+"""The lesson runs: every `>>>` example of README.md gives what it shows, and the outputs it shows
+for small examples still come out of the code, exactly."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from numpygpt.autograd.exercises import check_lesson
 from numpygpt.tokenizer import BPETokenizer, CharTokenizer
 from numpygpt.utils.data import TokenDataset, get_batch
 
 pytestmark = pytest.mark.lesson
 
+
+def test_lesson_examples() -> None:
+    check_lesson(Path(__file__).resolve().parent.parent)
+
+
 SENTENCE = "the cat sat on the mat, and the rat sat on the hat"
 
 
-@pytest.mark.ex4_1
 def test_lesson_char_example() -> None:
     tok = CharTokenizer.from_text(SENTENCE)
     assert "".join(tok.chars) == " ,acdehmnorst"
@@ -63,7 +71,6 @@ def test_lesson_bpe_merges_on_a_sentence(capsys) -> None:
     ]
 
 
-@pytest.mark.ex4_5
 def test_lesson_windows() -> None:
     ids = np.array([46, 43, 1, 41, 39, 58])  # any six token ids
     x, y = TokenDataset(ids, block_size=4)[1]

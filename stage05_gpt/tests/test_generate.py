@@ -19,7 +19,6 @@ def model() -> GPT:
 PROMPT = np.array([[1, 2, 3]])
 
 
-@pytest.mark.ex5_4
 @pytest.mark.generate
 def test_generate_extends_beyond_block_size_by_cropping() -> None:
     out = model().generate(PROMPT, max_new_tokens=20, seed=0)
@@ -28,7 +27,6 @@ def test_generate_extends_beyond_block_size_by_cropping() -> None:
     assert ((out >= 0) & (out < 11)).all()
 
 
-@pytest.mark.ex5_4
 @pytest.mark.generate
 def test_temperature_zero_is_greedy() -> None:
     m = model()
@@ -41,7 +39,6 @@ def test_temperature_zero_is_greedy() -> None:
     np.testing.assert_array_equal(m.generate(PROMPT, 5, temperature=0.7, top_k=1, seed=3), out)
 
 
-@pytest.mark.ex5_4
 @pytest.mark.generate
 def test_seed_makes_samples_reproducible() -> None:
     m = model()
@@ -52,7 +49,6 @@ def test_seed_makes_samples_reproducible() -> None:
     assert not np.array_equal(a, c)
 
 
-@pytest.mark.ex5_4
 @pytest.mark.generate
 def test_top_k_only_samples_the_k_most_likely() -> None:
     m = model()
@@ -61,7 +57,6 @@ def test_top_k_only_samples_the_k_most_likely() -> None:
     assert firsts <= allowed and len(firsts) > 1
 
 
-@pytest.mark.ex5_4
 @pytest.mark.generate
 def test_sampling_follows_the_softmax_distribution() -> None:
     m = model()

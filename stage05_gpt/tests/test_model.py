@@ -42,7 +42,6 @@ def attention_reference(attn: nn.Module, x: np.ndarray, n_head: int) -> np.ndarr
     return y @ attn.c_proj.weight.data.T + attn.c_proj.bias.data
 
 
-@pytest.mark.ex5_1
 @pytest.mark.model
 def test_causal_self_attention_alone() -> None:
     attn = tiny_gpt().double().transformer.h[0].attn
@@ -57,7 +56,6 @@ def test_causal_self_attention_alone() -> None:
     )
 
 
-@pytest.mark.ex5_2
 @pytest.mark.model
 def test_block_alone_is_two_residual_steps() -> None:
     block = tiny_gpt().double().transformer.h[1]
@@ -74,7 +72,6 @@ def test_block_alone_is_two_residual_steps() -> None:
     )
 
 
-@pytest.mark.ex5_3
 @pytest.mark.model
 def test_forward_shapes_and_dtypes() -> None:
     model = tiny_gpt()
@@ -124,7 +121,6 @@ def test_gpt2_initialisation() -> None:
     assert (sd["transformer.h.1.ln_2.weight"] == 1).all() and not sd["transformer.h.1.ln_2.bias"].any()
 
 
-@pytest.mark.ex5_3
 @pytest.mark.model
 def test_loss_at_init_is_about_log_vocab_size() -> None:
     nn.manual_seed(0)
@@ -134,7 +130,6 @@ def test_loss_at_init_is_about_log_vocab_size() -> None:
     assert loss.item() == pytest.approx(math.log(65), abs=0.05)
 
 
-@pytest.mark.ex5_3
 @pytest.mark.model
 def test_a_future_token_never_changes_earlier_logits() -> None:
     model = tiny_gpt()
@@ -165,7 +160,6 @@ def test_dropout_is_used_in_training_and_off_in_eval() -> None:
     )
 
 
-@pytest.mark.ex5_3
 @pytest.mark.model
 def test_position_embeddings_reach_the_logits() -> None:
     # One token repeated: without position embeddings every position would see the same thing.
@@ -176,7 +170,6 @@ def test_position_embeddings_reach_the_logits() -> None:
     )
 
 
-@pytest.mark.ex5_3
 @pytest.mark.model
 def test_blocks_are_residual() -> None:
     # With the projections that write into the residual stream zeroed, every block must be the identity.
@@ -199,7 +192,6 @@ def test_blocks_are_residual() -> None:
     )
 
 
-@pytest.mark.ex5_5
 @pytest.mark.gradients
 def test_gradcheck_of_a_tiny_gpt_end_to_end() -> None:
     model = tiny_gpt(block_size=4, vocab_size=7, n_embd=8, gelu="none").double()
@@ -209,7 +201,6 @@ def test_gradcheck_of_a_tiny_gpt_end_to_end() -> None:
     assert gradcheck(lambda *ps: model(idx, targets)[1], *params, atol=1e-6, rtol=1e-4)
 
 
-@pytest.mark.ex5_5
 @pytest.mark.gradients
 @pytest.mark.parametrize("gelu", ["tanh", "none"])
 def test_matches_pytorch_logits_loss_and_every_gradient(gelu: str) -> None:
@@ -235,7 +226,6 @@ def test_matches_pytorch_logits_loss_and_every_gradient(gelu: str) -> None:
         )
 
 
-@pytest.mark.ex5_3
 @pytest.mark.model
 def test_bad_inputs_are_clear_errors() -> None:
     model = tiny_gpt()
@@ -268,7 +258,6 @@ def test_flops_per_token_follows_the_6n_rule() -> None:
     assert model.flops_per_token() == 6 * n + 12 * 2 * 16 * 8
 
 
-@pytest.mark.ex5_5
 @pytest.mark.gradients
 def test_split_and_merge_heads_equal_the_reshape_permute_chain() -> None:
     from numpygpt.autograd import Tensor

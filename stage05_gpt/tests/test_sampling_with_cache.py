@@ -38,6 +38,24 @@ def test_generation_path_gives_the_forward_pass_logits() -> None:
     )
 
 
+def test_each_cached_step_feeds_its_token_at_the_next_position() -> None:
+    m = model()
+    calls: list[tuple[int, int]] = []  # (tokens fed, position of the first of them)
+    real = m.next_token_logits
+
+    def spy(idx: np.ndarray, start: int = 0) -> np.ndarray:
+        calls.append((idx.shape[1], start))
+        return real(idx, start)
+
+    m.next_token_logits = spy  # type: ignore[method-assign]
+    m.generate(PROMPT, 4, temperature=0)
+    assert calls == [(3, 0), (1, 3), (1, 4), (1, 5)], (
+        f"generation fed (tokens, first position) {calls}: after the prompt, each step feeds only the new token, "
+        "and with the cache holding P tokens it sits at position P (start=P); fed at position 0 it would get the "
+        "position embedding of the first token"
+    )
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [

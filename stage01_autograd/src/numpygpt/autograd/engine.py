@@ -50,6 +50,7 @@ def backward(root: Tensor, gradient: Any = None, create_graph: bool = False) -> 
         if root.creator is None:
             _accumulate(root, grad, (grad,), create_graph)
             return
+        # exercise 1.4: the backward loop: visit the graph's Functions in the right order and deliver every gradient to its input
         # Gradients on their way, keyed by tensor id: the tensors are alive while their
         # users' Functions hold them as inputs.
         pending: dict[int, Tensor] = {id(root): grad}
@@ -63,7 +64,6 @@ def backward(root: Tensor, gradient: Any = None, create_graph: bool = False) -> 
                 # id breaks ties so Functions themselves are never compared.
                 heapq.heappush(heap, (-f.generation, id(f), f))
 
-        # exercise 1.4: the backward loop: pop Functions newest generation first, call backward, pass each gradient on (summing, never overwriting)
         schedule(root.creator)
         while heap:
             f = heapq.heappop(heap)[2]

@@ -74,7 +74,7 @@ class Scalar:
         out = Scalar(self.data * other.data, (self, other), "*")
 
         def _backward() -> None:
-            # exercise 1.2: Scalar a * b: add each input's local derivative times out.grad to its .grad (+=, never =)
+            # exercise 1.2: Scalar a * b: the closure that passes out.grad on to both factors by the chain rule
             self.grad += other.data * out.grad
             other.grad += self.data * out.grad
             # end exercise 1.2
@@ -138,7 +138,7 @@ class Scalar:
 
     def backward(self) -> None:
         """Set d(self)/d(node) in every node's .grad (accumulating, as the closures use +=)."""
-        # exercise 1.1: Scalar.backward: order the nodes topologically, seed self.grad = 1, run each _backward from the output down
+        # exercise 1.1: Scalar.backward: give every Scalar this one was computed from its gradient d(self)/d(node)
         topo: list[Scalar] = []
         visited: set[int] = set()
         stack: list[tuple[Scalar, bool]] = [(self, False)]

@@ -47,7 +47,7 @@ class Mul(Function):
         return a * b
 
     def backward(self, gy: Tensor) -> tuple[Tensor | None, Tensor | None]:
-        # exercise 1.5: Mul.backward: ga = gy * b and gb = gy * a, each summed back to its input's shape
+        # exercise 1.5: Mul.backward: the gradients of a * b with respect to a and to b
         a, b = self.inputs
         ga = sum_to(gy * b, a.shape) if self.needs_input_grad[0] else None
         gb = sum_to(gy * a, b.shape) if self.needs_input_grad[1] else None

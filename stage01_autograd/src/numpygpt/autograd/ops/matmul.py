@@ -27,7 +27,7 @@ class MatMul(Function):
         return a @ b
 
     def backward(self, gy: Tensor) -> tuple[Tensor | None, Tensor | None]:
-        # exercise 1.7: MatMul.backward: ga = gy @ b^T and gb = a^T @ gy, summed over broadcast batch dimensions
+        # exercise 1.7: MatMul.backward: the gradients of a @ b with respect to a and to b, batches included
         a, b = self.inputs
         ga = sum_to(gy @ _mT(b), a.shape) if self.needs_input_grad[0] else None
         gb = sum_to(_mT(a) @ gy, b.shape) if self.needs_input_grad[1] else None

@@ -19,7 +19,7 @@ from .dims import normalize_dim, normalize_dims
 
 def _sum_to_array(x: np.ndarray, shape: Shape) -> np.ndarray:
     """Sum `x` down to `shape`, the reverse of broadcasting `shape` up to x.shape."""
-    # exercise 1.6: sum_to: sum x over the leading dimensions broadcasting added and over every stretched size-1 dimension
+    # exercise 1.6: _sum_to_array: undo broadcasting, reducing x to `shape`
     lead = x.ndim - len(shape)
     # Broadcasting added `lead` dimensions in front and stretched every size-1 dimension.
     axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and x.shape[i + lead] != 1)
