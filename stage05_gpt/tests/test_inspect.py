@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -208,3 +209,30 @@ def test_a_run_folder_names_its_best_checkpoint(checkpoint: Path, capsys: pytest
 def test_counts_must_be_positive(checkpoint: Path, name: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(checkpoint), f"--{name}", "0"]) == 2
     assert capsys.readouterr().err == f"error: --{name} 0: must be >= 1\n"
+
+
+@pytest.mark.cli
+def test_a_gpt2_in_hugging_faces_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    pytest.importorskip("regex")
+    pytest.importorskip("safetensors.numpy")
+    pytest.importorskip("matplotlib")
+    folder = tmp_path / "gpt2"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "hf_gpt2_tiny", folder)  # a tiny random GPT-2, 264 tokens
+    table = bytes_to_unicode()
+    vocab = {table[b]: b for b in range(256)}
+    merges = [("Ġ", "t"), ("h", "e"), ("Ġt", "he"), ("Ġ", "l"), ("i", "g"), ("Ġl", "ig"), ("Ġlig", "h")]
+    for a, b in merges:
+        vocab[a + b] = len(vocab)
+    vocab["<|endoftext|>"] = len(vocab)
+    GPT2Tokenizer(vocab, merges).save_pretrained(folder)
+    monkeypatch.chdir(tmp_path)
+    assert main(["--init_from", str(folder), "--prompt", "the light"]) == 0
+    out = capsys.readouterr().out
+    assert "next-token probabilities (top 5)" in out and "t=3" in out, "4 tokens: t, he, ␣ligh, t"
+    assert "'␣ligh'" in out, "GPT-2's tokens, spaces shown"
+    assert (tmp_path / "attention.png").is_file(), "written here: never into the model's folder"
+    assert not (folder / "attention.png").exists()
+    assert main(["--init_from", str(tmp_path / "nothing")]) == 1
+    assert capsys.readouterr().err.startswith(
+        f"error: from_pretrained: could not get config.json of '{tmp_path / 'nothing'}'"
+    )

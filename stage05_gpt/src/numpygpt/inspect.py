@@ -2,6 +2,7 @@
 
     python -m numpygpt.inspect out/shakespeare_char/best.npz --prompt "ROMEO:"
     python -m numpygpt.inspect --out_dir out/shakespeare_bpe512      the best.npz of another run
+    python -m numpygpt.inspect --init_from gpt2 --prompt "Hello"     OpenAI's GPT-2 (from the Hugging Face hub)
     python -m numpygpt.inspect --help                                every option and its default
 
 prints two tables and draws one picture:
@@ -32,7 +33,8 @@ from numpygpt.cli import ArgumentParser, ConfigError, add_options, fail, given_o
 from numpygpt.configs import TrainConfig
 from numpygpt.diagnostics import attention_probs
 from numpygpt.models.gpt import GPT, CausalSelfAttention
-from numpygpt.sample import load_model, no_checkpoint
+from numpygpt.models.pretrained import DownloadError
+from numpygpt.sample import load_model, load_pretrained, no_checkpoint
 from numpygpt.tokenizer import Tokenizer
 
 # Characters a token may hold that would vanish or break a table line or a tick label.
@@ -162,15 +164,20 @@ class InspectConfig:
     """The inspect command's settings; each field is a command-line option."""
 
     out_dir: str = option(str(TrainConfig().run_dir), "the run folder whose best.npz to inspect, as train's")
+    init_from: str = option(
+        "",
+        "a pretrained GPT-2 to inspect instead of a checkpoint: gpt2, gpt2-medium, gpt2-large, gpt2-xl "
+        "(from the Hugging Face hub) or a folder in Hugging Face's layout",
+    )
     prompt: str = option("ROMEO:", "the text to look at")
-    out: str = option("", "the PNG to write (default: attention.png beside the checkpoint)")
+    out: str = option("", "the PNG to write (default: attention.png beside the checkpoint; with --init_from, here)")
     positions: int = option(4, "positions in the next-token table, and tokens in the neighbour table")
     top: int = option(5, "next tokens shown per position")
     neighbours: int = option(5, "nearest tokens shown per token")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The command: exit status 0 done, 2 a usage mistake or a missing or unusable checkpoint."""
+    """The command: exit status 0 done, 1 a download or a file that failed, 2 a usage mistake or an unusable checkpoint."""
     parser = ArgumentParser(
         "python -m numpygpt.inspect",
         "Attention maps, next-token probabilities and embedding neighbours of a trained GPT on a prompt.",
@@ -185,16 +192,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in ("positions", "top", "neighbours"):
             if getattr(cfg, name) < 1:
                 raise ConfigError(f"--{name} {getattr(cfg, name)!r}: must be >= 1")
-        if not path.is_file():
+        if cfg.init_from:
+            model, tokenizer = load_pretrained(cfg.init_from)
+            source, png = cfg.init_from, Path("attention.png")
+        elif path.is_file():
+            model, tokenizer = load_model(path)
+            source, png = str(path), path.with_name("attention.png")
+        else:
             raise no_checkpoint(path, cfg.out_dir)
-        model, tokenizer = load_model(path)
         maps, labels, lines = report(model, tokenizer, cfg.prompt, cfg.positions, cfg.top, cfg.neighbours)
     except (CheckpointError, ValueError) as e:  # ConfigError is a ValueError, as is an unknown character
         return fail(str(e), 2)
+    except (DownloadError, ImportError, FileNotFoundError) as e:  # --init_from: the hub, the extra, a file
+        return fail(str(e), 1)
     print("\n".join(lines))
-    plot_attention(
-        maps, labels, cfg.out or path.with_name("attention.png"), title=f"attention of {path} on {cfg.prompt!r}"
-    )
+    plot_attention(maps, labels, cfg.out or png, title=f"attention of {source} on {cfg.prompt!r}")
     return 0
 
 

@@ -149,15 +149,24 @@ def _validate(cfg: SampleConfig) -> None:
             raise ConfigError(f"--{name} {getattr(cfg, name)!r}: must be {allowed}")
 
 
+def load_pretrained(init_from: str) -> tuple[GPT, GPT2Tokenizer]:
+    """A pretrained GPT-2 and its tokenizer (--init_from: a hub name or a folder).
+
+    A download that fails, a missing extra or a missing file raise as they are; a folder that
+    does not hold a GPT-2 is a ConfigError naming the option.
+    """
+    try:
+        return GPT.from_pretrained(init_from), tokenizer_from_pretrained(init_from)
+    except ValueError as e:
+        raise ConfigError(f"--init_from {init_from}: {e}") from e
+
+
 def _sample_pretrained(cfg: SampleConfig) -> int:
     """Sample from a pretrained GPT-2 (--init_from): the command's exit status."""
     try:
-        model = GPT.from_pretrained(cfg.init_from)
-        tokenizer = tokenizer_from_pretrained(cfg.init_from)
+        model, tokenizer = load_pretrained(cfg.init_from)
     except (DownloadError, ImportError, FileNotFoundError) as e:
         return fail(str(e), 1)
-    except ValueError as e:
-        raise ConfigError(f"--init_from {cfg.init_from}: {e}") from e
     print(f"{cfg.init_from}: {model.num_parameters() / 1e6:.0f} M parameters", file=sys.stderr)
     top_k = cfg.top_k if cfg.top_k > 0 else None
     sample(
