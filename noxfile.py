@@ -196,6 +196,19 @@ def inspect(session: nox.Session) -> None:
 
 
 @nox.session
+def reference_curve(session: nox.Session) -> None:
+    """Train the default config over several seeds and record its reference curve (about 5 minutes per seed).
+
+    Writes stage05_gpt/src/numpygpt/reference_shakespeare_char.json, the band a default run's
+    val loss is checked against; `-- --seeds 1337 1 2` chooses the seeds.
+    """
+    install_stages(session, "stage05_gpt")
+    session.run(
+        "python", str(ROOT / "stage05_gpt" / "scripts" / "reference_curve.py"), *session.posargs, env=corpus_env()
+    )
+
+
+@nox.session
 def prepare(session: nox.Session) -> None:
     """Download (or copy), verify and encode the corpus into data/: `nox -s prepare -- --tokenizer bpe`."""
     install_stages(session, "stage04_data")

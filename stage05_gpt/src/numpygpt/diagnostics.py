@@ -45,6 +45,7 @@ from numpygpt.cli import ArgumentParser, fail, run
 from numpygpt.configs import TrainConfig
 from numpygpt.models.gpt import MLP, Block, CausalSelfAttention
 from numpygpt.nn.functional._sums import row_sums
+from numpygpt.plot import pyplot
 from numpygpt.rundir import CsvLog
 
 # GELU(x) for x < -3 is within 0.004 of 0 and its slope within 0.012 of 0: a flat tail.
@@ -229,13 +230,8 @@ def plot_diagnostics(csv_path: str | Path, png: str | Path, title: str = "") -> 
     (dotted); the fraction of GELU inputs in its flat tail; the attention entropy of every head.
     Returns False (and says how to get it) when matplotlib is not installed.
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("diagnostics: matplotlib is not installed (pip install matplotlib), skipping the PNG")
+    plt = pyplot("diagnostics")
+    if plt is None:
         return False
     series = read_diagnostics(csv_path)
     if not series:

@@ -34,6 +34,7 @@ from numpygpt.configs import TrainConfig
 from numpygpt.diagnostics import attention_probs
 from numpygpt.models.gpt import GPT, CausalSelfAttention
 from numpygpt.models.pretrained import DownloadError
+from numpygpt.plot import pyplot
 from numpygpt.sample import load_model, load_pretrained, no_checkpoint
 from numpygpt.tokenizer import Tokenizer
 
@@ -94,13 +95,8 @@ def plot_attention(maps: Sequence[np.ndarray], labels: Sequence[str], png: str |
     maps: per layer (nh, T, T); labels: the T tokens, shown along both axes when they fit.
     Returns False (and says how to get it) when matplotlib is not installed.
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("attention maps: matplotlib is not installed (pip install matplotlib), skipping the PNG")
+    plt = pyplot("attention maps")
+    if plt is None:
         return False
     n_layer, n_head, T = len(maps), maps[0].shape[0], maps[0].shape[-1]
     cell = 2.2 if T <= 24 else 1.6

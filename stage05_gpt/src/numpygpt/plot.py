@@ -1,17 +1,23 @@
-"""Draw the loss curve of a run from its metrics.csv (needs matplotlib, a tooling extra)."""
+"""Draw the loss curve of a run from its metrics.csv (needs matplotlib, a tooling extra).
+
+python -m numpygpt.plot out/shakespeare_char/metrics.csv [loss.png]
+"""
 
 from __future__ import annotations
 
 import csv
 import sys
 from pathlib import Path
+from typing import Any
+
+from numpygpt.reference import ReferenceCurve
 
 
-def plot_metrics(metrics_csv: str | Path, png: str | Path) -> bool:
-    """Write a PNG of training loss per logged iteration and train/val loss per evaluation.
+def pyplot(what: str) -> Any:
+    """matplotlib.pyplot drawing to files, or None (saying how to get it) when it is not installed.
 
-    Returns False (and says how to get it) when matplotlib is not installed: the runtime
-    needs only numpy, and `nox -s train` installs matplotlib for the picture.
+    The runtime needs only numpy; `nox -s train` and the stage's `plot` extra install
+    matplotlib for the pictures. `what` names the picture in the message.
     """
     try:
         import matplotlib
@@ -19,13 +25,37 @@ def plot_metrics(metrics_csv: str | Path, png: str | Path) -> bool:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("loss curve: matplotlib is not installed (pip install matplotlib), skipping the PNG")
+        print(f"{what}: matplotlib is not installed (pip install matplotlib), skipping the PNG")
+        return None
+    return plt
+
+
+def plot_metrics(metrics_csv: str | Path, png: str | Path, reference: ReferenceCurve | None = None) -> bool:
+    """Write a PNG of training loss per logged iteration and train/val loss per evaluation.
+
+    With `reference` (the default config's recorded curve, numpygpt/reference.py), its val-loss
+    band is drawn behind the curves: where a run of this config is expected to be. Returns
+    False when matplotlib is not installed.
+    """
+    plt = pyplot("loss curve")
+    if plt is None:
         return False
     with open(metrics_csv, newline="") as f:
         rows = list(csv.DictReader(f))
     step = [(int(r["iter"]), float(r["loss"])) for r in rows if r["loss"]]
     evals = [(int(r["iter"]), float(r["train_loss"]), float(r["val_loss"])) for r in rows if r["val_loss"]]
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    if reference is not None:
+        bands = sorted(reference.bands.values(), key=lambda b: b.iter)
+        ax.fill_between(
+            [b.iter for b in bands],
+            [b.lo for b in bands],
+            [b.hi for b in bands],
+            color="0.6",
+            alpha=0.35,
+            lw=0,
+            label=f"reference val loss ({len(reference.seeds)} seeds, 95% band)",
+        )
     if step:
         ax.plot(*zip(*step, strict=True), lw=0.8, alpha=0.6, label="training batch loss")
     if evals:

@@ -37,6 +37,7 @@ from numpygpt.models.pretrained import DownloadError, config_from_hf, resolve
 from numpygpt.optim import AdamW, clip_grad_norm_, configure_weight_decay
 from numpygpt.optim.lr_scheduler import WarmupCosineLR
 from numpygpt.perf import tune_malloc
+from numpygpt.reference import reference_for
 from numpygpt.rundir import MetricsLog, claim, open_run
 from numpygpt.tokenizer import Tokenizer, load_tokenizer
 from numpygpt.utils.data import get_batch, load_split, prepare
@@ -278,13 +279,20 @@ def train(
         print(
             f"model: {model.num_parameters() / 1e6:.2f} M parameters, {model.flops_per_token() * tokens_per_iter / 1e9:.2f} GFLOP per iteration"
         )
+        reference = reference_for(cfg)  # the default config's recorded curve, if this run is that config
+        if reference is not None:
+            print(
+                f"the default config: each val loss is compared with its reference curve ({len(reference.seeds)} seeds)"
+            )
         losses = {"train": math.nan, "val": math.nan}
         t_start, step_seconds, it_last = time.perf_counter(), 0.0, it  # step_seconds: since the last log line
         while True:
             # Evaluate and save, unless last.npz holds this iteration already (saved after its evaluation).
             if (it % cfg.eval_interval == 0 or it == cfg.max_iters) and it != saved_at:
                 losses = estimate_loss(model, splits, cfg, it)
-                print(f"iter {it}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}", flush=True)
+                band = reference.band_at(it) if reference is not None else None  # is my loss normal?
+                verdict = f" ({band.verdict(losses['val'])})" if band is not None else ""
+                print(f"iter {it}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}{verdict}", flush=True)
                 metrics.evaluation(it, losses)
                 if not (math.isfinite(losses["train"]) and math.isfinite(losses["val"])):
                     what = f"the estimated loss (train {losses['train']}, val {losses['val']})"
@@ -381,7 +389,7 @@ def draw(cfg: TrainConfig) -> None:
     from numpygpt.diagnostics import plot_diagnostics
     from numpygpt.plot import plot_metrics
 
-    plot_metrics(cfg.run_dir / "metrics.csv", cfg.run_dir / "loss.png")
+    plot_metrics(cfg.run_dir / "metrics.csv", cfg.run_dir / "loss.png", reference_for(cfg))
     if cfg.diagnostics:
         plot_diagnostics(cfg.run_dir / "diagnostics.csv", cfg.run_dir / "diagnostics.png")
 
