@@ -11,10 +11,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import numpygpt.sample as sample_mod
 import numpygpt.train as train_mod
+from numpygpt.autograd import Tensor
 from numpygpt.configs import TrainConfig
 
 TEXT = (
@@ -123,6 +125,26 @@ def command(module: str, *args: str, **kwargs: object) -> subprocess.Popen[str]:
 @pytest.fixture
 def start() -> Callable[..., subprocess.Popen[str]]:
     return command
+
+
+def _fused_attention_probs(out: Tensor) -> list[np.ndarray]:
+    """The probabilities P each fused attention Function in the graph behind `out` computed, first layer first."""
+    found, seen, stack = [], set(), [out.creator]
+    while stack:
+        fn = stack.pop()
+        if fn is None or id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        if type(fn).__name__ == "ScaledDotProductAttention":
+            found.append(fn)
+        stack.extend(t.creator for t in fn.inputs)
+    return [fn.p for fn in sorted(found, key=lambda f: f.generation)]
+
+
+@pytest.fixture
+def fused_attention_probs() -> Callable[[Tensor], list[np.ndarray]]:
+    """What the model's attention really used: for the recomputed probabilities to be compared with."""
+    return _fused_attention_probs
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -14,7 +14,7 @@ import pytest
 import numpygpt.nn as nn
 import numpygpt.nn.functional as F
 import numpygpt.train as train_mod
-from numpygpt.autograd import Function, Tensor
+from numpygpt.autograd import Tensor
 from numpygpt.checkpoint import load_checkpoint
 from numpygpt.configs import TrainConfig
 from numpygpt.diagnostics import (
@@ -45,20 +45,6 @@ def batch(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 11, (3, 8))
     return x, np.roll(x, -1, axis=1)
-
-
-def sdpa_functions(out: Tensor) -> list[Function]:
-    """The fused attention Functions in the graph behind `out`, first layer first."""
-    found, seen, stack = [], set(), [out.creator]
-    while stack:
-        fn = stack.pop()
-        if fn is None or id(fn) in seen:
-            continue
-        seen.add(id(fn))
-        if type(fn).__name__ == "ScaledDotProductAttention":
-            found.append(fn)
-        stack.extend(t.creator for t in fn.inputs)
-    return sorted(found, key=lambda f: f.generation)
 
 
 # ----- attention: the recomputed probabilities are the fused op's ------------------------------
@@ -113,7 +99,7 @@ def test_update_ratio_by_hand() -> None:
 
 
 # ----- the Probe in a real step -----------------------------------------------------------------
-def test_probe_statistics_equal_a_hand_computation_on_a_tiny_gpt() -> None:
+def test_probe_statistics_equal_a_hand_computation_on_a_tiny_gpt(fused_attention_probs) -> None:
     model = tiny_gpt()
     for block in model.transformer.h:
         block.mlp.c_fc.weight.data *= 60  # push some GELU inputs into its flat tail
@@ -136,7 +122,7 @@ def test_probe_statistics_equal_a_hand_computation_on_a_tiny_gpt() -> None:
 
     probe = Probe(model)
     _, loss = model(x, y)
-    fused = [fn.p for fn in sdpa_functions(loss)]
+    fused = fused_attention_probs(loss)
     loss.backward()
     grads = {n: p.grad.data.copy() for n, p in model.named_parameters()}
     probe.gradients()

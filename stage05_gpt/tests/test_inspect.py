@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 import numpygpt.nn as nn
-from numpygpt.autograd import Function, Tensor
 from numpygpt.checkpoint import save_checkpoint
 from numpygpt.inspect import (
     attention_maps,
@@ -36,22 +35,6 @@ def model_for(vocab_size: int, n_layer: int = 2, n_head: int = 2, seed: int = 0)
     return GPT(GPTConfig(block_size=16, vocab_size=vocab_size, n_layer=n_layer, n_head=n_head, n_embd=8)).eval()
 
 
-def fused_probs(out: Tensor) -> list[np.ndarray]:
-    """The probabilities each fused attention Function behind `out` used, first layer first."""
-    found: list[Function] = []
-    seen: set[int] = set()
-    stack = [out.creator]
-    while stack:
-        fn = stack.pop()
-        if fn is None or id(fn) in seen:
-            continue
-        seen.add(id(fn))
-        if type(fn).__name__ == "ScaledDotProductAttention":
-            found.append(fn)
-        stack.extend(t.creator for t in fn.inputs)
-    return [fn.p for fn in sorted(found, key=lambda f: f.generation)]
-
-
 def test_top_next_tokens_by_hand() -> None:
     assert top_next_tokens(np.array([0.1, 0.5, 0.2, 0.2]), 3) == [(1, 0.5), (2, 0.2), (3, 0.2)]
 
@@ -69,13 +52,13 @@ def test_positions_spread_over_the_prompt_and_end_at_its_last_token() -> None:
     assert positions_to_show(1, 4) == [0]
 
 
-def test_attention_maps_are_the_probabilities_the_model_used() -> None:
+def test_attention_maps_are_the_probabilities_the_model_used(fused_attention_probs) -> None:
     tok = CharTokenizer.from_text(TEXT)
     model = model_for(tok.vocab_size, n_layer=2, n_head=4)
     ids = np.array(tok.encode("ROMEO: But"))
     maps, probs = attention_maps(model, ids)
     logits, _ = model(ids[None, :])
-    used = fused_probs(logits)
+    used = fused_attention_probs(logits)
     assert len(maps) == 2 and [m.shape for m in maps] == [(4, 10, 10)] * 2
     for mine, theirs in zip(maps, used, strict=True):
         np.testing.assert_allclose(mine, theirs[0], rtol=1e-5, atol=1e-7)
