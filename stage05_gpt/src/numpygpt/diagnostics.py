@@ -9,8 +9,10 @@ iteration, name and statistic: `iter,name,stat,value`):
     per parameter tensor (name = its parameter name)
         grad_norm      ||g||, the gradient before clipping
         weight_norm    ||θ||
-        update_ratio   log10(RMS(Δθ) / RMS(θ)), Δθ what the optimizer step changed θ by:
-                       about -3 in a healthy run (each step moves a weight by ~1/1000 of its size)
+        update_ratio   log10(RMS(Δθ) / RMS(θ)), Δθ what the optimizer step changed θ by: how
+                       far one step moves a weight, relative to its size. The rule of thumb
+                       (Karpathy's makemore lectures) is about -3, 1/1000 per step; the default
+                       run here sits between -1.6 and -2.9, falling as the learning rate decays
     per block (name = the module's name)
         mean, std      of the output of each block (the residual stream), of its attention and
                        of its MLP (what each sublayer adds to the stream)
@@ -50,7 +52,7 @@ from numpygpt.rundir import CsvLog
 
 # GELU(x) for x < -3 is within 0.004 of 0 and its slope within 0.012 of 0: a flat tail.
 GELU_TAIL = -3.0
-HEALTHY_UPDATE_RATIO = -3.0  # log10 of 1e-3, the rule of thumb drawn as a guide line
+HEALTHY_UPDATE_RATIO = -3.0  # log10 of 1e-3, the rule of thumb, drawn as a guide line
 
 
 # NOTE: masked scores are set to this rather than -inf: exp gives exactly 0 all the same, and
@@ -261,7 +263,12 @@ def plot_diagnostics(csv_path: str | Path, png: str | Path, title: str = "") -> 
             ax.set_yscale("log")
     axes[0, 0].axhline(HEALTHY_UPDATE_RATIO, color="red", ls="--", lw=1)
     axes[0, 0].text(
-        0.01, HEALTHY_UPDATE_RATIO, " 1e-3", color="red", va="bottom", transform=axes[0, 0].get_yaxis_transform()
+        0.01,
+        HEALTHY_UPDATE_RATIO,
+        " 1e-3, the rule of thumb",
+        color="red",
+        va="bottom",
+        transform=axes[0, 0].get_yaxis_transform(),
     )
     styles = {"": "-", ".attn": "--", ".mlp": ":"}
     for (n, s), (its, vals) in series.items():
@@ -273,6 +280,7 @@ def plot_diagnostics(csv_path: str | Path, png: str | Path, title: str = "") -> 
         if s.startswith("entropy_head"):
             axes[1, 2].plot(its, vals, color=colour(n), lw=0.8)
     axes[1, 0].set_title("activation std: block output —, attention --, MLP ··", fontsize=10)
+    axes[1, 0].set_yscale("log")  # a healthy run's spread is about 1; a broken one's can be hundreds
     axes[1, 1].set_title(f"fraction of GELU inputs below {GELU_TAIL:g} (flat tail)", fontsize=10)
     axes[1, 2].set_title("attention entropy per head (nats)", fontsize=10)
     for ax in axes.flat:

@@ -44,15 +44,18 @@ def plot_metrics(metrics_csv: str | Path, png: str | Path, reference: ReferenceC
         rows = list(csv.DictReader(f))
     step = [(int(r["iter"]), float(r["loss"])) for r in rows if r["loss"]]
     evals = [(int(r["iter"]), float(r["train_loss"]), float(r["val_loss"])) for r in rows if r["val_loss"]]
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-    if reference is not None:
+    if reference is None:
+        fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    else:
+        fig, (ax, near) = plt.subplots(1, 2, figsize=(12, 4), dpi=100, gridspec_kw={"width_ratios": [7, 5]})
+        _draw_band(near, reference, [(it, va) for it, _, va in evals])
         bands = sorted(reference.bands.values(), key=lambda b: b.iter)
         ax.fill_between(
             [b.iter for b in bands],
             [b.lo for b in bands],
             [b.hi for b in bands],
-            color="0.6",
-            alpha=0.35,
+            color="tab:green",
+            alpha=0.25,
             lw=0,
             label=f"reference val loss ({len(reference.seeds)} seeds, 95% band)",
         )
@@ -71,6 +74,27 @@ def plot_metrics(metrics_csv: str | Path, png: str | Path, reference: ReferenceC
     plt.close(fig)
     print(f"loss curve: {png}")
     return True
+
+
+def _draw_band(ax: Any, reference: ReferenceCurve, val: list[tuple[int, float]]) -> None:
+    """Close up: the run's val loss minus the reference's mean at each evaluation, inside its band or not."""
+    bands = sorted(reference.bands.values(), key=lambda b: b.iter)
+    ax.fill_between(
+        [b.iter for b in bands],
+        [b.lo - b.mean for b in bands],
+        [b.hi - b.mean for b in bands],
+        color="tab:green",
+        alpha=0.25,
+        lw=0,
+    )
+    ax.axhline(0.0, color="tab:green", lw=1, label=f"the reference: mean of {len(reference.seeds)} seeds, 95% band")
+    near = [(it, v - reference.bands[it].mean) for it, v in val if it in reference.bands]
+    if near:
+        ax.plot(*zip(*near, strict=True), "s-", color="tab:green", label="this run's val loss")
+    ax.set_title("is my loss normal? val loss minus the reference's mean", fontsize=10)
+    ax.set_xlabel("iteration")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
 
 
 if __name__ == "__main__":
