@@ -241,6 +241,17 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def bench_diagnostics(session: nox.Session) -> None:
+    """What training diagnostics cost: ms/iter of the default config's training loop with them on and off.
+
+    Alternating runs of `numpygpt.train.train` (bench/diagnostics_overhead.py); `-- --blocks 8 --iters 300`
+    for more of them. Diagnostics are on by default while the overhead is at most 3%.
+    """
+    install_stages(session, "stage05_gpt")
+    session.run("python", str(ROOT / "bench" / "diagnostics_overhead.py"), *session.posargs, env=corpus_env())
+
+
+@nox.session
 def bench_ops(session: nox.Session) -> None:
     """Forward + backward time of each fused layer op next to its composed version."""
     install_stages(session, "stage02_layers")

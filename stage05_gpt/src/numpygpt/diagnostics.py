@@ -11,8 +11,9 @@ iteration, name and statistic: `iter,name,stat,value`):
         weight_norm    ||θ||
         update_ratio   log10(RMS(Δθ) / RMS(θ)), Δθ what the optimizer step changed θ by: how
                        far one step moves a weight, relative to its size. The rule of thumb
-                       (Karpathy's makemore lectures) is about -3, 1/1000 per step; the default
-                       run here sits between -1.6 and -2.9, falling as the learning rate decays
+                       (Karpathy's makemore lectures) is about -3, 1/1000 per step; in the default
+                       run here it peaks near -1.6 after the warmup and falls to about -3.2 as
+                       the learning rate decays
     per block (name = the module's name)
         mean, std      of the output of each block (the residual stream), of its attention and
                        of its MLP (what each sublayer adds to the stream)
@@ -224,6 +225,11 @@ def _layer(name: str) -> int | None:
     return None if m is None else int(m.group(1) or m.group(2))
 
 
+def _is_matrix(name: str) -> bool:
+    """A weight matrix: every weight but the LayerNorms' (ln_1, ln_2, ln_f), which are vectors."""
+    return re.search(r"(?<!ln_.)\.weight$", name) is not None
+
+
 def plot_diagnostics(csv_path: str | Path, png: str | Path, title: str = "") -> bool:
     """Draw diagnostics.csv as a 2 x 3 grid of panels over iterations; one colour per block.
 
@@ -246,8 +252,7 @@ def plot_diagnostics(csv_path: str | Path, png: str | Path, title: str = "") -> 
         i = _layer(name)
         return "0.3" if i is None else cmap(i / max(1, len(layers) - 1) * 0.85)
 
-    # The weight matrices: every weight but the LayerNorms' (ln_1, ln_2, ln_f), which are vectors.
-    matrices = sorted(n for (n, s) in series if s == "update_ratio" and re.search(r"(?<!ln_.)\.weight$", n))
+    matrices = sorted(n for (n, s) in series if s == "update_ratio" and _is_matrix(n))
     fig, axes = plt.subplots(2, 3, figsize=(15, 8), dpi=100)
     panels = [
         (axes[0, 0], "update_ratio", "update / data ratio, log10 (weight matrices)", False),
@@ -288,10 +293,10 @@ def plot_diagnostics(csv_path: str | Path, png: str | Path, title: str = "") -> 
         ax.grid(alpha=0.3)
     handles = [plt.Line2D([], [], color=colour(f"x.h.{i}."), lw=2) for i in layers]
     handles.append(plt.Line2D([], [], color="0.3", lw=2))
-    fig.legend(handles, [f"block {i}" for i in layers] + ["embeddings"], loc="upper center", ncol=len(handles))
-    if title:
-        fig.suptitle(title, y=0.995, fontsize=11)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    labels = [f"block {i}" for i in layers] + ["embeddings"]
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.965), ncol=len(handles), frameon=False)
+    fig.suptitle(title or "training diagnostics", y=0.995, fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     fig.savefig(png)
     plt.close(fig)
     print(f"diagnostics: {png}")
@@ -299,12 +304,13 @@ def plot_diagnostics(csv_path: str | Path, png: str | Path, title: str = "") -> 
 
 
 def summary(series: Series) -> list[str]:
-    """Lines that describe the last watched step: each block's statistics, then the embeddings'."""
+    """Lines that describe the last watched step: each block's statistics, then the embeddings'
+    (the update ratios: the lowest and highest of the weight matrices)."""
     last = {key: vals[-1] for key, (_, vals) in series.items()}
     it = max(its[-1] for its, _ in series.values())
     by_layer: dict[int | None, list[float]] = defaultdict(list)
     for (n, s), v in last.items():
-        if s == "update_ratio" and not math.isnan(v):
+        if s == "update_ratio" and _is_matrix(n) and not math.isnan(v):
             by_layer[_layer(n)].append(v)
     lines = [
         f"iteration {it}",
@@ -322,7 +328,7 @@ def summary(series: Series) -> list[str]:
             f"{' '.join(f'{e:.2f}' for e in ents):>20}"
         )
     if None in by_layer:
-        lines.append(f"{'other':10} {min(by_layer[None]):7.2f} .. {max(by_layer[None]):5.2f}")
+        lines.append(f"{'embeddings':10} {min(by_layer[None]):7.2f} .. {max(by_layer[None]):5.2f}")
     return lines
 
 
