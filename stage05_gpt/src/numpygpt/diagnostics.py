@@ -47,7 +47,6 @@ from numpygpt.autograd import Tensor
 from numpygpt.cli import ArgumentParser, fail, run
 from numpygpt.configs import TrainConfig
 from numpygpt.models.gpt import MLP, Block, CausalSelfAttention
-from numpygpt.nn.functional._sums import row_sums
 from numpygpt.plot import pyplot
 from numpygpt.rundir import CsvLog
 
@@ -86,7 +85,7 @@ def attention_probs(qkv: np.ndarray, n_head: int) -> np.ndarray:
     scaled_dot_product_attention multiplies v by (equal to it: tested).
     """
     e = np.exp(causal_scores(qkv, n_head))
-    return e / row_sums(e)[..., None]
+    return e / (e @ np.ones(e.shape[-1], e.dtype))[..., None]  # row sums, as a BLAS product (faster than sum)
 
 
 def attention_entropy(qkv: np.ndarray, n_head: int) -> np.ndarray:
@@ -98,9 +97,10 @@ def attention_entropy(qkv: np.ndarray, n_head: int) -> np.ndarray:
     """
     s = causal_scores(qkv, n_head)
     e = np.exp(s)
-    z = row_sums(e)  # (B, nh, T)
+    ones = np.ones(s.shape[-1], s.dtype)  # row sums as BLAS products: faster than .sum(-1) on short rows
+    z = e @ ones  # (B, nh, T)
     e *= s
-    h = np.log(z) - row_sums(e) / z  # (B, nh, T)
+    h = np.log(z) - (e @ ones) / z  # (B, nh, T)
     return h.mean(axis=(0, 2))
 
 
