@@ -184,6 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cfg = InspectConfig(**given_options(args, InspectConfig))
     path = Path(args.checkpoint) if args.checkpoint else Path(cfg.out_dir) / "best.npz"
+    tokenizer: Tokenizer  # a checkpoint's char or BPE tokenizer, or GPT-2's
     try:
         for name in ("positions", "top", "neighbours"):
             if getattr(cfg, name) < 1:
