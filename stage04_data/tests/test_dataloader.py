@@ -103,11 +103,17 @@ def test_token_dataset_batches_are_shifted_windows() -> None:
 @pytest.mark.errors
 def test_dataloader_errors() -> None:
     ds = TensorDataset(np.arange(4))
-    with pytest.raises(ValueError, match=r"DataLoader: batch_size must be positive, got 0"):
+    with pytest.raises(
+        ValueError, match=r"^DataLoader: batch_size should be a positive integer value, but got batch_size=0$"
+    ):
         DataLoader(ds, batch_size=0)
-    with pytest.raises(ValueError, match=r"DataLoader: batch_size must be positive, got -2"):
+    with pytest.raises(
+        ValueError, match=r"^DataLoader: batch_size should be a positive integer value, but got batch_size=-2$"
+    ):
         DataLoader(ds, batch_size=-2)
-    with pytest.raises(TypeError, match=r"DataLoader: batch_size must be an int, got 2\.5"):
+    with pytest.raises(
+        TypeError, match=r"^DataLoader: batch_size should be a positive integer value, but got batch_size=2\.5$"
+    ):
         DataLoader(ds, batch_size=2.5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"DataLoader: pass either seed or generator, not both"):
         DataLoader(ds, seed=1, generator=np.random.default_rng(1))

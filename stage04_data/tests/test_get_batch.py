@@ -103,7 +103,8 @@ def test_load_split_errors(tmp_path) -> None:
     with pytest.raises(ValueError, match=r"load_split: split must be one of \('train', 'val'\), got 'test'"):
         load_split(tmp_path, "test")
     with pytest.raises(
-        FileNotFoundError, match=r"load_split: .*val\.bin does not exist; run `python -m numpygpt\.utils\.data\.prepare"
+        FileNotFoundError,
+        match=r"load_split: .*val\.bin \(in dataset_dir\) does not exist; run `python -m numpygpt\.utils\.data\.prepare",
     ):
         load_split(tmp_path, "val")
     (tmp_path / "val.bin").write_bytes(b"")

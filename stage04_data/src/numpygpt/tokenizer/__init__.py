@@ -9,7 +9,6 @@ tokenizer_from_dict  rebuild any of them from its to_dict() output (as stored in
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -17,6 +16,9 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from numpygpt.autograd.checks import show
+
+from ._checks import from_json_file
 from .bpe import GPT2_SPLIT_PATTERN, BPETokenizer
 from .char import CharTokenizer
 from .gpt2 import GPT2_PATTERN, GPT2Tokenizer
@@ -57,16 +59,14 @@ _TYPES: dict[str, type[AnyTokenizer]] = {"char": CharTokenizer, "bpe": BPETokeni
 
 def tokenizer_from_dict(d: dict[str, Any]) -> AnyTokenizer:
     """Rebuild any tokenizer here from its `to_dict()` output (e.g. stored in a checkpoint); "type" picks the class."""
-    kind = d.get("type") if isinstance(d, dict) else None
-    if kind not in _TYPES:
+    if not isinstance(d, dict):
+        raise TypeError(f"tokenizer_from_dict: d must be a dict as a tokenizer's to_dict() returns, got {show(d)}")
+    kind = d.get("type")
+    if not isinstance(kind, str) or kind not in _TYPES:
         raise ValueError(f"tokenizer_from_dict: unknown tokenizer type {kind!r}, expected one of {sorted(_TYPES)}")
     return _TYPES[kind].from_dict(d)
 
 
 def load_tokenizer(path: str | Path) -> AnyTokenizer:
     """Read a tokenizer saved by any class here (its JSON file); the "type" field picks the class."""
-    d = json.loads(Path(path).read_text(encoding="utf-8"))
-    try:
-        return tokenizer_from_dict(d)
-    except ValueError as e:
-        raise ValueError(f"load_tokenizer: {path}: {e}") from e
+    return from_json_file(path, tokenizer_from_dict, "load_tokenizer")

@@ -27,8 +27,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from numpygpt.autograd.checks import check_bool, check_int, is_int, show
+
+from ._checks import as_list, from_json_file, write_text
 from .byte_level import token_to_string, write_vocab_and_merges
-from .char import _as_id_array, _check_id_range
+from .char import _as_id_array, _check_dict, _check_id_dtype, _check_id_range, _check_text
 
 Pair = tuple[int, int]
 
@@ -49,6 +52,12 @@ def merge(ids: Sequence[int], pair: Pair, new_id: int) -> list[int]:
     >>> merge([97, 97, 97, 98], (97, 97), 256)   # "aaab": the scan takes the first "aa"
     [256, 97, 98]
     """
+    # NOTE: checks that cost no pass over ids: merge runs once per chunk and merge in training.
+    if isinstance(ids, str) or not isinstance(ids, (Sequence, np.ndarray)) or getattr(ids, "ndim", 1) != 1:
+        raise TypeError(f"merge: ids must be a sequence of token ids (a list), got {show(ids)}")
+    if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and is_int(pair[0]) and is_int(pair[1])):
+        raise TypeError(f"merge: pair must be a pair of token ids (a, b), got {show(pair)}")
+    check_int("merge", "new_id", new_id, min=0)
     # exercise 4.2: BPE merge: scan left to right, replace each non-overlapping occurrence of pair by new_id
     out: list[int] = []
     i = 0
@@ -74,10 +83,21 @@ def apply_merges(ids: list[int], ranks: Mapping[Pair, int], merges: Mapping[Pair
     Merging the lowest-ranked pair first gives the same result as replaying all merges in
     training order, but only looks at pairs that actually occur in the chunk.
     """
+    if not isinstance(ids, list) or not isinstance(ranks, Mapping) or not isinstance(merges, Mapping):
+        raise TypeError(
+            f"apply_merges: ids must be a list and ranks and merges dicts, got {show(ids)}, {show(ranks)}, {show(merges)}"
+        )
     while len(ids) >= 2:
-        pair = min(pairwise(ids), key=lambda p: ranks.get(p, _NEVER))
+        try:
+            pair = min(pairwise(ids), key=lambda p: ranks.get(p, _NEVER))
+        except TypeError:  # an unhashable id: [1, [2, 3]]
+            raise TypeError(f"apply_merges: ids must be a list of token ids (ints), got {show(ids)}") from None
         if pair not in ranks:
             break  # no pair in this chunk was ever merged
+        if pair not in merges:
+            raise ValueError(
+                f"apply_merges: ranks has the pair {pair}, which merges lacks: they must hold the same pairs"
+            )
         ids = merge(ids, pair, merges[pair])
     return ids
 
@@ -88,12 +108,56 @@ def best_pair(stats: dict[Pair, int]) -> Pair:
     The explicit tie-break makes training deterministic and independent of dictionary order, so
     the naive and the incremental trainer learn the very same merges.
     """
+    if not isinstance(stats, Mapping) or not stats:
+        raise ValueError(f"best_pair: stats must be a non-empty dict of pair -> count, got {show(stats)}")
     return min(stats, key=lambda p: (-stats[p], p))
+
+
+def _compile_split_pattern(pattern: Any, where: str) -> re.Pattern[str]:
+    """`pattern` compiled by `re`, or an error naming it: a str the `re` module reads."""
+    if not isinstance(pattern, str):
+        raise TypeError(f"{where}: pattern must be a regular expression (a str), got {show(pattern)}")
+    try:
+        return re.compile(pattern)
+    except re.error as e:
+        raise ValueError(f"{where}: pattern {pattern!r} is not a regular expression: {e}") from None
+
+
+def _check_cover(chunks: list[str], text: str, pattern: str, where: str) -> None:
+    """The chunks must be all of `text`: a pattern that skips characters would drop them silently."""
+    covered = 0
+    for chunk in chunks:
+        if text.startswith(chunk, covered) and chunk:
+            covered += len(chunk)
+            continue
+        if chunk:
+            break
+    if covered != len(text):
+        raise ValueError(
+            f"{where}: pattern {pattern!r} leaves out the character {text[covered]!r} at position {covered}: "
+            "the chunks must add up to the whole text (end the pattern with an alternative that matches anything)"
+        )
 
 
 def split_chunks(text: str, pattern: str = GPT2_SPLIT_PATTERN) -> Counter[bytes]:
     """Pre-split `text` with `pattern` and count each distinct chunk's UTF-8 bytes."""
-    return Counter(chunk.encode("utf-8") for chunk in re.findall(pattern, text))
+    where = "split_chunks"
+    _check_text(text, where)
+    chunks = _compile_split_pattern(pattern, where).findall(text)
+    _check_cover(chunks, text, pattern, where)
+    return Counter(chunk.encode("utf-8") for chunk in chunks)
+
+
+def _check_chunks(chunks: Any, n_merges: Any, where: str) -> int:
+    """`chunks` must map distinct chunks (bytes) to counts >= 1; returns n_merges checked (an int >= 0)."""
+    if not isinstance(chunks, Mapping):
+        raise TypeError(
+            f"{where}: chunks must be a dict of chunk (bytes) -> count, as split_chunks returns, got {show(chunks)}"
+        )
+    for chunk, count in chunks.items():
+        if not isinstance(chunk, bytes) or not is_int(count) or count < 1:
+            raise ValueError(f"{where}: chunks must map bytes to counts >= 1, got {show(chunk)}: {show(count)}")
+    return check_int(where, "n_merges", n_merges, min=0)
 
 
 def train_merges_naive(chunks: dict[bytes, int], n_merges: int) -> list[Pair]:
@@ -105,6 +169,7 @@ def train_merges_naive(chunks: dict[bytes, int], n_merges: int) -> list[Pair]:
     Returns:
         the merges in order; merge k creates token id 256 + k.
     """
+    n_merges = _check_chunks(chunks, n_merges, "train_merges_naive")
     # exercise 4.3: train_merges_naive: count adjacent pairs (weighted by chunk frequency), merge the best into token 256 + k, repeat
     words = [list(chunk) for chunk in chunks]
     freqs = list(chunks.values())
@@ -138,6 +203,8 @@ def train_merges(chunks: dict[bytes, int], n_merges: int, verbose: bool = False)
     Returns:
         the merges in order; merge k creates token id 256 + k.
     """
+    n_merges = _check_chunks(chunks, n_merges, "train_merges")
+    verbose = check_bool("train_merges", "verbose", verbose)
     words = [list(chunk) for chunk in chunks]
     freqs = list(chunks.values())
     stats: Counter[Pair] = Counter()
@@ -201,25 +268,48 @@ class ByteLevelBPE:
 
     def split(self, text: str) -> list[str]:
         """The chunks `encode` works on; ``"".join(split(text)) == text``."""
+        if not isinstance(text, str):
+            raise TypeError(f"{type(self).__name__}.split: expected a str, got {type(text).__name__}")
         return self._regex.findall(text)
 
     def encode_chunk(self, chunk: bytes) -> list[int]:
         """Encode one chunk's bytes: its byte tokens, merged by rank (`apply_merges`)."""
+        if not isinstance(chunk, (bytes, bytearray)):
+            raise TypeError(
+                f"{type(self).__name__}.encode_chunk: chunk must be bytes (a chunk's UTF-8), got {show(chunk)}"
+            )
         byte_ids = self.byte_ids
         return apply_merges([byte_ids[b] for b in chunk], self.ranks, self.merges)
 
     def encode_ordinary(self, text: str) -> list[int]:
-        """Encode a string chunk by chunk, each distinct chunk once (its ids are remembered)."""
+        """Encode a string chunk by chunk, each distinct chunk once (its ids are remembered).
+
+        Every character must fall in a chunk (a custom pattern that skips some is an error, not a
+        silent loss) and be a Unicode character (a lone surrogate has no UTF-8 bytes: an error
+        naming its position).
+        """
+        where = f"{type(self).__name__}.encode"
+        if not isinstance(text, str):
+            raise TypeError(f"{where}: expected a str, got {type(text).__name__}")
         ids: list[int] = []
         cache = self._cache
+        covered = 0
         for chunk in self._regex.findall(text):
+            covered += len(chunk)
             chunk_ids = cache.get(chunk)
             if chunk_ids is None:
-                chunk_ids = self.encode_chunk(chunk.encode("utf-8"))
+                try:
+                    chunk_bytes = chunk.encode("utf-8")
+                except UnicodeEncodeError:
+                    _check_text(text, where)  # raises, naming the surrogate's position in the whole text
+                    raise
+                chunk_ids = self.encode_chunk(chunk_bytes)
                 if len(cache) >= _CACHE_SIZE:
                     cache.clear()  # bounded memory on endless streams of new chunks
                 cache[chunk] = chunk_ids
             ids.extend(chunk_ids)
+        if covered != len(text):
+            _check_cover(self._regex.findall(text), text, self.pattern, where)
         return ids
 
     @property
@@ -236,8 +326,10 @@ class ByteLevelBPE:
         return b"".join(vocab[i] for i in arr.tolist()).decode("utf-8", errors="replace")
 
     def encode_array(self, text: str, dtype: npt.DTypeLike = np.int64) -> np.ndarray:
-        """Encode a string into an array of token ids, shape (number of tokens,)."""
-        return np.array(self.encode(text), dtype=dtype)
+        """Encode a string into an array of token ids, shape (number of tokens,), of an integer
+        `dtype` that holds every id of the vocabulary (uint8 for 300 tokens is an error)."""
+        dt = _check_id_dtype(dtype, self.vocab_size, f"{type(self).__name__}.encode_array")
+        return np.array(self.encode(text), dtype=dt)
 
     def encode(self, text: str) -> list[int]:
         raise NotImplementedError
@@ -252,20 +344,23 @@ class BPETokenizer(ByteLevelBPE):
         pattern: the regular expression that pre-splits text into chunks (see GPT2_SPLIT_PATTERN).
 
     Build one with `BPETokenizer.train(text, vocab_size)` or `BPETokenizer.load(path)`.
-    ``decode(encode(s)) == s`` for every string s; a slice of ids that cuts a multi-byte
+    ``decode(encode(s)) == s`` for every string s of Unicode characters (a lone surrogate, which has
+    no UTF-8 bytes, is a ValueError naming its position); a slice of ids that cuts a multi-byte
     character in two decodes that character as U+FFFD. `save_pretrained(folder)` writes it
     in GPT-2's files, which Hugging Face's tokenizers read.
     """
 
     def __init__(self, merges: Iterable[Sequence[int]] = (), pattern: str = GPT2_SPLIT_PATTERN) -> None:
+        self._regex = _compile_split_pattern(pattern, "BPETokenizer")
         self.pattern = pattern
-        self._regex = re.compile(pattern)
         self.byte_ids = list(range(256))  # byte b is token b
         self.merges: dict[Pair, int] = {}  # pair -> the id it creates; insertion order = merge order
         self.vocab: dict[int, bytes] = {i: bytes([i]) for i in range(256)}
-        for new_id, pair in enumerate(merges, start=256):
-            if len(pair) != 2:
-                raise ValueError(f"BPETokenizer: merge {new_id - 256} must be a pair of ids, got {pair!r}")
+        for new_id, pair in enumerate(as_list(merges, "merges", "a list of pairs of token ids", "BPETokenizer"), 256):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise ValueError(f"BPETokenizer: merge {new_id - 256} must be a pair of ids, got {show(pair)}")
+            if not (is_int(pair[0]) and is_int(pair[1])):
+                raise TypeError(f"BPETokenizer: merge {new_id - 256} must be a pair of integer ids, got {show(pair)}")
             a, b = int(pair[0]), int(pair[1])
             if not (0 <= a < new_id and 0 <= b < new_id):
                 raise ValueError(
@@ -288,21 +383,22 @@ class BPETokenizer(ByteLevelBPE):
         Training stops early, with a smaller vocabulary, when no adjacent pair is left (a text
         shorter than the merges asked for); check `vocab_size` on the result.
         """
-        if not isinstance(text, str):
-            raise TypeError(f"BPETokenizer.train: expected a str, got {type(text).__name__}")
-        if not text:
-            raise ValueError("BPETokenizer.train: the text is empty, there is nothing to learn merges from")
-        if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)):
-            raise TypeError(f"BPETokenizer.train: vocab_size must be an int, got {vocab_size!r}")
+        where = "BPETokenizer.train"
+        if not _check_text(text, where):
+            raise ValueError(f"{where}: the text is empty, there is nothing to learn merges from")
+        if not is_int(vocab_size):
+            raise TypeError(f"{where}: vocab_size must be an int, got {vocab_size!r}")
         if vocab_size < 256:
-            raise ValueError(f"BPETokenizer.train: vocab_size must be at least 256 (the byte tokens), got {vocab_size}")
-        merges = train_merges(split_chunks(text, pattern), int(vocab_size) - 256, verbose=verbose)
+            raise ValueError(f"{where}: vocab_size must be at least 256 (the byte tokens), got {vocab_size}")
+        verbose = check_bool(where, "verbose", verbose)
+        regex = _compile_split_pattern(pattern, where)
+        chunks = regex.findall(text)
+        _check_cover(chunks, text, pattern, where)
+        merges = train_merges(Counter(c.encode("utf-8") for c in chunks), int(vocab_size) - 256, verbose=verbose)
         return cls(merges, pattern=pattern)
 
     def encode(self, text: str) -> list[int]:
         """Encode a string into a list of token ids."""
-        if not isinstance(text, str):
-            raise TypeError(f"BPETokenizer.encode: expected a str, got {type(text).__name__}")
         return self.encode_ordinary(text)
 
     def save_pretrained(self, folder: str | Path) -> None:
@@ -315,7 +411,7 @@ class BPETokenizer(ByteLevelBPE):
         """
         vocab = {token_to_string(b): i for i, b in self.vocab.items()}
         merges = [(token_to_string(self.vocab[a]), token_to_string(self.vocab[b])) for a, b in self.merges]
-        write_vocab_and_merges(folder, vocab, merges)
+        write_vocab_and_merges(folder, vocab, merges, where="BPETokenizer.save_pretrained")
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready description that `save` writes and `from_dict` reads."""
@@ -324,18 +420,17 @@ class BPETokenizer(ByteLevelBPE):
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> BPETokenizer:
         """Rebuild a tokenizer from `to_dict`'s output."""
-        if d.get("type") != "bpe":
-            raise ValueError(f"BPETokenizer.from_dict: expected type 'bpe', got {d.get('type')!r}")
+        _check_dict(d, "bpe", ("merges", "pattern"), "BPETokenizer.from_dict")
         return cls(d["merges"], pattern=d["pattern"])
 
     def save(self, path: str | Path) -> None:
         """Write the pattern and the merges (in order) to `path` as JSON."""
-        Path(path).write_text(json.dumps(self.to_dict()), encoding="utf-8")
+        write_text(path, json.dumps(self.to_dict()), "path", "BPETokenizer.save")
 
     @classmethod
     def load(cls, path: str | Path) -> BPETokenizer:
         """Read a tokenizer written by `save`."""
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        return from_json_file(path, cls.from_dict, "BPETokenizer.load")
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, BPETokenizer) and self.to_dict() == other.to_dict()

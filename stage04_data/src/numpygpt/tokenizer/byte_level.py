@@ -24,6 +24,11 @@ import json
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
+from typing import Any
+
+from numpygpt.autograd.checks import show
+
+from ._checks import check_path, read_json, read_text, reraise_os_error
 
 # Where a folder keeps its tokenizer, Hugging Face's names first: (vocabulary, merges).
 FILE_NAMES = (("vocab.json", "merges.txt"), ("encoder.json", "vocab.bpe"))
@@ -48,6 +53,8 @@ def unicode_to_bytes() -> dict[str, int]:
 
 def token_to_string(token: bytes) -> str:
     """A token's bytes as the string the files store (b" the" -> "Ġthe")."""
+    if not isinstance(token, (bytes, bytearray)):
+        raise TypeError(f"token_to_string: token must be bytes, got {show(token)}")
     table = bytes_to_unicode()
     return "".join(table[b] for b in token)
 
@@ -55,6 +62,8 @@ def token_to_string(token: bytes) -> str:
 def string_to_token(s: str) -> bytes | None:
     """The bytes a file's token string stands for, or None if it is not made of table characters
     (a special token such as "<|endoftext|>" is; its bytes are then its UTF-8)."""
+    if not isinstance(s, str):
+        raise TypeError(f"string_to_token: s must be a str (a token as the files write it), got {show(s)}")
     table = unicode_to_bytes()
     try:
         return bytes(table[c] for c in s)
@@ -64,28 +73,25 @@ def string_to_token(s: str) -> bytes | None:
 
 def find_files(folder: str | Path, where: str) -> tuple[Path, Path]:
     """The (vocabulary, merges) files of `folder`: vocab.json + merges.txt, else encoder.json + vocab.bpe."""
-    folder = Path(folder)
+    folder = check_path(folder, "folder", where)
     for vocab_name, merges_name in FILE_NAMES:
         if (folder / vocab_name).is_file() and (folder / merges_name).is_file():
             return folder / vocab_name, folder / merges_name
     raise FileNotFoundError(
-        f"{where}: {folder} holds neither vocab.json + merges.txt (Hugging Face) nor encoder.json + vocab.bpe (OpenAI)"
+        f"{where}: folder {folder} holds neither vocab.json + merges.txt (Hugging Face) nor encoder.json + vocab.bpe (OpenAI)"
     )
 
 
 def read_vocab_and_merges(folder: str | Path, where: str) -> tuple[dict[str, int], list[tuple[str, str]]]:
     """Read a folder's vocabulary (token string -> id) and merges (pairs of token strings, in rank order)."""
     vocab_path, merges_path = find_files(folder, where)
-    try:
-        vocab = json.loads(vocab_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{where}: {vocab_path} is not a JSON file: {e}") from e
+    vocab: Any = read_json(vocab_path, "folder's", where)
     if not isinstance(vocab, dict) or not all(
         isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in vocab.items()
     ):
         raise ValueError(f"{where}: {vocab_path} must map token strings to integer ids")
     merges: list[tuple[str, str]] = []
-    for n, line in enumerate(merges_path.read_text(encoding="utf-8").split("\n"), start=1):
+    for n, line in enumerate(read_text(merges_path, "folder's", where).split("\n"), start=1):
         if not line or (n == 1 and line.startswith("#version")):
             continue
         parts = line.split(" ")
@@ -96,7 +102,11 @@ def read_vocab_and_merges(folder: str | Path, where: str) -> tuple[dict[str, int
 
 
 def write_vocab_and_merges(
-    folder: str | Path, vocab: Mapping[str, int], merges: Sequence[tuple[str, str]], special_tokens: Sequence[str] = ()
+    folder: str | Path,
+    vocab: Mapping[str, int],
+    merges: Sequence[tuple[str, str]],
+    special_tokens: Sequence[str] = (),
+    where: str = "write_vocab_and_merges",
 ) -> None:
     """Write vocab.json, merges.txt and tokenizer_config.json into `folder` (created if needed).
 
@@ -107,8 +117,11 @@ def write_vocab_and_merges(
     # NOTE: imported here: numpygpt.utils.data imports the tokenizers, so a module-level import is a cycle.
     from numpygpt.utils.data.corpus import atomic_write_bytes
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = check_path(folder, "folder", where)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        reraise_os_error(e, folder, "folder", where)
     atomic_write_bytes(folder / "vocab.json", json.dumps(dict(vocab), ensure_ascii=False).encode("utf-8"))
     lines = [MERGES_HEADER, *(f"{a} {b}" for a, b in merges)]
     atomic_write_bytes(folder / "merges.txt", ("\n".join(lines) + "\n").encode("utf-8"))

@@ -27,8 +27,12 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from numpygpt.autograd.checks import is_int, show
+
+from ._checks import as_list, from_json_file, write_text
 from .bpe import ByteLevelBPE, Pair
 from .byte_level import bytes_to_unicode, read_vocab_and_merges, string_to_token, write_vocab_and_merges
+from .char import _check_dict
 
 # GPT-2's pre-tokenization pattern (OpenAI's encoder.py; tiktoken's "gpt2" pat_str): contractions,
 # an optional space then letters, an optional space then numbers, an optional space then anything
@@ -39,11 +43,16 @@ INSTALL_HINT = "pip install 'numpygpt-stage04-data[gpt2]' (or: pip install regex
 
 def compile_pattern(pattern: str) -> Any:
     """`pattern` compiled by the `regex` package, with an error naming the install when it is missing."""
+    if not isinstance(pattern, str):
+        raise TypeError(f"GPT2Tokenizer: pattern must be a regular expression (a str), got {show(pattern)}")
     try:
         import regex
     except ImportError as e:
         raise ImportError(f"GPT2Tokenizer needs the `regex` package for \\p{{L}} and \\p{{N}}: {INSTALL_HINT}") from e
-    return regex.compile(pattern)
+    try:
+        return regex.compile(pattern)
+    except regex.error as e:
+        raise ValueError(f"GPT2Tokenizer: pattern {pattern!r} is not a regular expression: {e}") from None
 
 
 class GPT2Tokenizer(ByteLevelBPE):
@@ -62,6 +71,12 @@ class GPT2Tokenizer(ByteLevelBPE):
     def __init__(
         self, vocab: Mapping[str, int], merges: Sequence[tuple[str, str]], pattern: str = GPT2_PATTERN
     ) -> None:
+        if not isinstance(vocab, Mapping) or not all(isinstance(k, str) and is_int(i) for k, i in vocab.items()):
+            raise TypeError(f"GPT2Tokenizer: vocab must be a dict of token string -> integer id, got {show(vocab)}")
+        merges = as_list(merges, "merges", "a list of pairs of token strings", "GPT2Tokenizer")
+        for rank, m in enumerate(merges):
+            if not (isinstance(m, (tuple, list)) and len(m) == 2 and all(isinstance(t, str) for t in m)):
+                raise TypeError(f"GPT2Tokenizer: merge {rank} must be a pair of token strings, got {show(m)}")
         ids = sorted(vocab.values())
         if ids != list(range(len(ids))):
             raise ValueError(f"GPT2Tokenizer: the vocabulary's ids must be 0..{len(ids) - 1}, each once")
@@ -95,12 +110,22 @@ class GPT2Tokenizer(ByteLevelBPE):
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> GPT2Tokenizer:
         """Read vocab.json + merges.txt (Hugging Face) or encoder.json + vocab.bpe (OpenAI) from `folder`."""
-        vocab, merges = read_vocab_and_merges(folder, "GPT2Tokenizer.from_pretrained")
-        return cls(vocab, merges)
+        where = "GPT2Tokenizer.from_pretrained"
+        vocab, merges = read_vocab_and_merges(folder, where)
+        try:
+            return cls(vocab, merges)
+        except (TypeError, ValueError) as e:  # the files are there, but not a vocabulary GPT-2's way
+            raise type(e)(f"{where}: folder {folder}: {e}") from e
 
     def save_pretrained(self, folder: str | Path) -> None:
         """Write vocab.json, merges.txt and tokenizer_config.json into `folder` (Hugging Face's layout)."""
-        write_vocab_and_merges(folder, self.token_strings, self._merge_strings(), list(self.special_tokens))
+        write_vocab_and_merges(
+            folder,
+            self.token_strings,
+            self._merge_strings(),
+            list(self.special_tokens),
+            "GPT2Tokenizer.save_pretrained",
+        )
 
     def _merge_strings(self) -> list[tuple[str, str]]:
         """The merges as pairs of token strings, in rank order."""
@@ -133,7 +158,7 @@ class GPT2Tokenizer(ByteLevelBPE):
             raise TypeError(f"GPT2Tokenizer.encode: expected a str, got {type(text).__name__}")
         allowed = self._special_set(allowed_special, "allowed_special")
         disallowed = self._special_set(disallowed_special, "disallowed_special") - (
-            allowed if disallowed_special == "all" else frozenset()
+            allowed if isinstance(disallowed_special, str) and disallowed_special == "all" else frozenset()
         )
         if disallowed and (found := self._find_special(disallowed, text)) is not None:
             raise ValueError(
@@ -142,11 +167,10 @@ class GPT2Tokenizer(ByteLevelBPE):
                 "disallowed_special=() to encode it as plain text"
             )
         try:
-            return self._encode_with_specials(text, allowed)
+            text.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate: no UTF-8 bytes to tokenize
-            return self._encode_with_specials(
-                text.encode("utf-16", "surrogatepass").decode("utf-16", "replace"), allowed
-            )
+            text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return self._encode_with_specials(text, allowed)
 
     def _encode_with_specials(self, text: str, allowed: frozenset[str]) -> list[int]:
         """Plain BPE between the allowed special tokens, each of which becomes its own id."""
@@ -162,19 +186,19 @@ class GPT2Tokenizer(ByteLevelBPE):
 
     def _special_set(self, value: Literal["all"] | Collection[str], name: str) -> frozenset[str]:
         """allowed_special / disallowed_special as a set of special tokens, checked."""
-        if value == "all":
+        if isinstance(value, str) and value == "all":
             return frozenset(self.special_tokens)
-        if isinstance(value, str) or not isinstance(value, Collection):
-            raise TypeError(
-                f"GPT2Tokenizer.encode: {name} must be 'all' or a collection of special tokens, got {value!r}"
-            )
-        unknown = sorted(set(value) - set(self.special_tokens))
+        allowed = "'all' or a collection of special tokens (their text)"
+        tokens = as_list(value if isinstance(value, Collection) else None, name, allowed, "GPT2Tokenizer.encode")
+        if not all(isinstance(t, str) for t in tokens):
+            raise TypeError(f"GPT2Tokenizer.encode: {name} must be {allowed}, got {show(value)}")
+        unknown = sorted(set(tokens) - set(self.special_tokens))
         if unknown:
             raise ValueError(
                 f"GPT2Tokenizer.encode: {name} names {unknown}, which are not special tokens "
                 f"(this vocabulary has {sorted(self.special_tokens)})"
             )
-        return frozenset(value)
+        return frozenset(tokens)
 
     def _find_special(self, tokens: frozenset[str], text: str, start: int = 0) -> Any:
         """The first occurrence of any of `tokens` in text[start:] (a match object), or None."""
@@ -197,19 +221,22 @@ class GPT2Tokenizer(ByteLevelBPE):
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GPT2Tokenizer:
         """Rebuild a tokenizer from `to_dict`'s output."""
-        if d.get("type") != "gpt2":
-            raise ValueError(f"GPT2Tokenizer.from_dict: expected type 'gpt2', got {d.get('type')!r}")
-        merges = [(a, b) for a, b in (m.split(" ") for m in d["merges"])]
+        where = "GPT2Tokenizer.from_dict"
+        _check_dict(d, "gpt2", ("vocab", "merges", "pattern"), where)
+        lines = d["merges"]
+        if not isinstance(lines, list) or not all(isinstance(m, str) and len(m.split(" ")) == 2 for m in lines):
+            raise ValueError(f"{where}: d['merges'] must be a list of 'a b' strings, got {show(lines)}")
+        merges = [(a, b) for a, b in (m.split(" ") for m in lines)]
         return cls(d["vocab"], merges, pattern=d["pattern"])
 
     def save(self, path: str | Path) -> None:
         """Write `to_dict()` to `path` as JSON (one file; `save_pretrained` writes GPT-2's files)."""
-        Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
+        write_text(path, json.dumps(self.to_dict(), ensure_ascii=False), "path", "GPT2Tokenizer.save")
 
     @classmethod
     def load(cls, path: str | Path) -> GPT2Tokenizer:
         """Read a tokenizer written by `save`."""
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        return from_json_file(path, cls.from_dict, "GPT2Tokenizer.load")
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, GPT2Tokenizer) and self.to_dict() == other.to_dict()

@@ -8,11 +8,13 @@ files the data step wrote as a memory map, so only the windows drawn are ever re
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from numpygpt.autograd.checks import MAX_ELEMENTS, show
+from numpygpt.tokenizer._checks import check_path, read_json
 
 SPLITS = ("train", "val")
 
@@ -50,10 +52,16 @@ def get_batch(
             raise TypeError(f"get_batch: {name} must be an int, got {value!r}")
         if value <= 0:
             raise ValueError(f"get_batch: {name} must be positive, got {value}")
+    batch_size, block_size = int(batch_size), int(block_size)  # NumPy ints as Python ints: no int32 overflow below
     if block_size >= len(data):
         raise ValueError(
             f"get_batch: block_size={block_size} must be smaller than the number of tokens ({len(data)}): "
             f"a window needs block_size + 1 tokens"
+        )
+    if batch_size > MAX_ELEMENTS // (block_size + 1):
+        raise ValueError(
+            f"get_batch: batch_size={batch_size} windows of block_size + 1 = {block_size + 1} tokens are more ids "
+            "than an array can hold"
         )
     if not isinstance(rng, np.random.Generator):
         raise TypeError(
@@ -77,12 +85,15 @@ def load_split(dataset_dir: str | Path, split: str) -> np.memmap:
     Returns a 1-D np.memmap of dtype uint16, shape (number of tokens,): it behaves like an array,
     but the tokens stay on disk until indexed.
     """
-    if split not in SPLITS:
-        raise ValueError(f"load_split: split must be one of {SPLITS}, got {split!r}")
-    path = Path(dataset_dir) / f"{split}.bin"
+    if not isinstance(split, str) or split not in SPLITS:
+        raise ValueError(f"load_split: split must be one of {SPLITS}, got {show(split)}")
+    path = check_path(dataset_dir, "dataset_dir", "load_split") / f"{split}.bin"
+    if path.exists() and not path.is_file():
+        raise IsADirectoryError(f"load_split: {path} (in dataset_dir) is not a file")
     if not path.is_file():
         raise FileNotFoundError(
-            f"load_split: {path} does not exist; run `python -m numpygpt.utils.data.prepare shakespeare` first"
+            f"load_split: {path} (in dataset_dir) does not exist; run `python -m numpygpt.utils.data.prepare "
+            "shakespeare` first"
         )
     size = path.stat().st_size
     if size == 0 or size % 2:
@@ -92,9 +103,13 @@ def load_split(dataset_dir: str | Path, split: str) -> np.memmap:
 
 def load_meta(dataset_dir: str | Path) -> dict[str, Any]:
     """Read ``dataset_dir/meta.json`` (vocab_size, token counts, corpus checksum, ...)."""
-    path = Path(dataset_dir) / "meta.json"
-    if not path.is_file():
+    path = check_path(dataset_dir, "dataset_dir", "load_meta") / "meta.json"
+    if not path.exists():
         raise FileNotFoundError(
-            f"load_meta: {path} does not exist; run `python -m numpygpt.utils.data.prepare shakespeare` first"
+            f"load_meta: {path} (in dataset_dir) does not exist; run `python -m numpygpt.utils.data.prepare "
+            "shakespeare` first"
         )
-    return json.loads(path.read_text(encoding="utf-8"))
+    meta = read_json(path, "dataset_dir's", "load_meta")
+    if not isinstance(meta, dict):
+        raise ValueError(f"load_meta: {path} (in dataset_dir) must hold a JSON object, got {show(meta)}")
+    return meta

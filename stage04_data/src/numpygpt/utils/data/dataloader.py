@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from numpygpt.autograd.checks import check_callable, is_bool, is_int, show
+
 from .dataset import Dataset
 
 
@@ -21,13 +23,38 @@ def default_collate(samples: Sequence[Any]) -> Any:
 
     A sample that is a tuple (x, y, ...) gives a tuple of stacked fields, each of shape
     (B, *field.shape); a dict gives a dict; an array or a number gives one array of shape (B, ...).
+    Every sample must have the same structure: tuples of one length, dicts of the same keys,
+    arrays of one shape.
     """
+    if (
+        isinstance(samples, (str, bytes))
+        or not isinstance(samples, (Sequence, np.ndarray))
+        or getattr(samples, "ndim", 1) == 0
+    ):
+        raise ValueError(f"default_collate: samples must be a non-empty list of samples, got {show(samples)}")
+    if len(samples) == 0:
+        raise ValueError(f"default_collate: samples must be a non-empty list of samples, got {show(samples)}")
     first = samples[0]
     if isinstance(first, tuple):
+        if any(not isinstance(s, tuple) or len(s) != len(first) for s in samples):
+            raise ValueError(f"default_collate: samples must all be tuples of {len(first)} fields, as the first one is")
         return tuple(default_collate([s[k] for s in samples]) for k in range(len(first)))
     if isinstance(first, dict):
+        if any(not isinstance(s, dict) or s.keys() != first.keys() for s in samples):
+            raise ValueError(
+                f"default_collate: samples must all be dicts with the keys {sorted(first)}, as the first one"
+            )
         return {key: default_collate([s[key] for s in samples]) for key in first}
-    return np.stack([np.asarray(s) for s in samples])
+    try:
+        arrays = [np.asarray(s) for s in samples]
+    except ValueError:  # a ragged sample
+        arrays = [np.asarray(None)]
+    if any(a.dtype == object for a in arrays):
+        raise TypeError(f"default_collate: samples must be arrays, numbers, tuples or dicts of them, got {show(first)}")
+    shapes = sorted({a.shape for a in arrays})
+    if len(shapes) > 1:
+        raise ValueError(f"default_collate: samples must all have one shape to be stacked, got shapes {shapes[:4]}")
+    return np.stack(arrays)
 
 
 class DataLoader:
@@ -61,18 +88,31 @@ class DataLoader:
     ) -> None:
         if not isinstance(dataset, Dataset):
             raise TypeError(f"DataLoader: dataset must have __len__ and __getitem__, got {type(dataset).__name__}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-            raise TypeError(f"DataLoader: batch_size must be an int, got {batch_size!r}")
-        if batch_size <= 0:
-            raise ValueError(f"DataLoader: batch_size must be positive, got {batch_size}")
+        try:
+            len(dataset)
+        except TypeError:  # a 0-d array has __len__ but no length
+            raise TypeError(f"DataLoader: dataset must have a length (len(dataset)), got {show(dataset)}") from None
+        # PyTorch's words (its BatchSampler checks batch_size and drop_last); NumPy ints are ints here.
+        if not is_int(batch_size) or batch_size <= 0:
+            raise (ValueError if is_int(batch_size) else TypeError)(
+                f"DataLoader: batch_size should be a positive integer value, but got batch_size={show(batch_size)}"
+            )
+        for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
+            if not is_bool(flag):
+                raise TypeError(f"DataLoader: {name} should be a boolean value, but got {name}={show(flag)}")
         if seed is not None and generator is not None:
             raise ValueError("DataLoader: pass either seed or generator, not both")
+        if seed is not None and (not is_int(seed) or seed < 0):
+            raise (ValueError if is_int(seed) else TypeError)(
+                f"DataLoader: seed must be an int >= 0 (or None for an unseeded generator), got {show(seed)}"
+            )
         if generator is not None and not isinstance(generator, np.random.Generator):
             raise TypeError(f"DataLoader: generator must be a np.random.Generator, got {type(generator).__name__}")
+        check_callable("DataLoader", "collate_fn", collate_fn)
         self.dataset = dataset
         self.batch_size = int(batch_size)
-        self.shuffle = shuffle
-        self.drop_last = drop_last
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
         self.generator = generator if generator is not None else np.random.default_rng(seed)
         self.collate_fn = collate_fn
 

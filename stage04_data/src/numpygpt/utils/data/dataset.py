@@ -12,6 +12,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from numpygpt.autograd.checks import is_int, show
+
 
 @runtime_checkable
 class Dataset(Protocol):
@@ -22,17 +24,24 @@ class Dataset(Protocol):
     def __getitem__(self, index: int) -> Any: ...
 
 
-def _to_array(x: Any) -> np.ndarray:
-    """An ndarray as is; a Tensor-like object (with an ndarray `.data`) unwrapped; else np.asarray.
+def _to_array(x: Any, name: str, where: str) -> np.ndarray:
+    """An ndarray as is; a Tensor-like object (with an ndarray `.data`) unwrapped; else np.asarray,
+    which must give an array of numbers (or strings): not a ragged list, not objects.
 
     Checking ndarray first matters: an ndarray also has a `.data` attribute (its raw buffer).
     """
     if isinstance(x, np.ndarray):
-        return x
-    data = getattr(x, "data", None)
-    if isinstance(data, np.ndarray):
-        return data
-    return np.asarray(x)
+        arr = x
+    elif isinstance(data := getattr(x, "data", None), np.ndarray):
+        arr = data
+    else:
+        try:
+            arr = np.asarray(x)
+        except ValueError:  # ragged: [1, [2, 3]]
+            raise ValueError(f"{where}: {name} must be an array (rows of one shape), got {show(x)}") from None
+    if arr.dtype == object:
+        raise TypeError(f"{where}: {name} must hold numbers, got {show(x)} (dtype object)")
+    return arr
 
 
 def _check_index(index: Any, length: int, where: str) -> Any:
@@ -42,9 +51,12 @@ def _check_index(index: Any, length: int, where: str) -> Any:
         if not -length <= i < length:
             raise IndexError(f"{where}: index {i} is out of range for a dataset of {length} samples")
         return i % length
-    idx = np.asarray(index)
+    try:
+        idx = np.asarray(index)
+    except ValueError:  # ragged
+        idx = np.asarray(None)
     if idx.dtype == np.bool_ or not np.issubdtype(idx.dtype, np.integer):
-        raise TypeError(f"{where}: indices must be integers, got {index!r}")
+        raise TypeError(f"{where}: indices must be integers, got {show(index)}")
     if idx.size and (idx.min() < -length or idx.max() >= length):
         bad = idx[(idx < -length) | (idx >= length)][0]
         raise IndexError(f"{where}: index {int(bad)} is out of range for a dataset of {length} samples")
@@ -62,7 +74,7 @@ class TensorDataset:
     def __init__(self, *arrays: Any) -> None:
         if not arrays:
             raise ValueError("TensorDataset: needs at least one array")
-        self.arrays = tuple(_to_array(a) for a in arrays)
+        self.arrays = tuple(_to_array(a, f"array {k}", "TensorDataset") for k, a in enumerate(arrays))
         for k, a in enumerate(self.arrays):
             if a.ndim == 0:
                 raise ValueError(f"TensorDataset: array {k} is a scalar; every array needs a first (sample) dimension")
@@ -97,7 +109,7 @@ class TokenDataset:
     """
 
     def __init__(self, ids: Any, block_size: int) -> None:
-        self.ids = ids if isinstance(ids, np.ndarray) else np.asarray(ids)
+        self.ids = _to_array(ids, "ids", "TokenDataset")
         if self.ids.ndim != 1:
             raise ValueError(f"TokenDataset: ids must be 1-D, got shape {self.ids.shape}")
         if self.ids.size == 0:
@@ -121,6 +133,8 @@ class TokenDataset:
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Window `index`: (x, y), each int64 of shape (T,)."""
+        if not is_int(index):
+            raise TypeError(f"TokenDataset: index must be an int (use __getitems__ for several), got {show(index)}")
         # exercise 4.4: TokenDataset.__getitem__: window i of block_size + 1 tokens; x is all but the last, y all but the first
         i = _check_index(index, len(self), "TokenDataset")
         window = np.asarray(self.ids[i : i + self.block_size + 1], dtype=np.int64)  # (T+1,)
@@ -129,6 +143,8 @@ class TokenDataset:
 
     def __getitems__(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Windows at `indices` (shape (B,)) gathered at once: (x, y), each int64 of shape (B, T)."""
-        starts = _check_index(indices, len(self), "TokenDataset")
+        starts = np.asarray(_check_index(indices, len(self), "TokenDataset"))
+        if starts.ndim != 1:
+            raise ValueError(f"TokenDataset: indices must be a 1-D array of window indices, got shape {starts.shape}")
         windows = np.asarray(self.ids[starts[:, None] + self._offsets], dtype=np.int64)  # (B, T+1)
         return np.ascontiguousarray(windows[:, :-1]), np.ascontiguousarray(windows[:, 1:])

@@ -31,13 +31,19 @@ from typing import Any
 
 import numpy as np
 
+from numpygpt.autograd.checks import check_bool, check_int, is_int, show
 from numpygpt.tokenizer import BPETokenizer, CharTokenizer, GPT2Tokenizer
+from numpygpt.tokenizer._checks import read_text
 from numpygpt.tokenizer.byte_level import find_files
 
 from ..corpus import (
     TINY_SHAKESPEARE_BYTES,
     TINY_SHAKESPEARE_SHA256,
     TINY_SHAKESPEARE_URL,
+    _check_file_name,
+    _check_folder,
+    _check_sha256,
+    _check_url,
     atomic_write_bytes,
     fetch_corpus,
     sha256_file,
@@ -57,6 +63,12 @@ class CorpusSpec:
     sha256: str  # hex SHA-256 of the exact file
     size: int  # its size in bytes (documentation; the checksum is what is checked)
 
+    def __post_init__(self) -> None:
+        _check_file_name(self.filename, "filename", "CorpusSpec")
+        _check_url(self.url, "CorpusSpec")
+        _check_sha256(self.sha256, "sha256", "CorpusSpec")
+        check_int("CorpusSpec", "size", self.size, min=0)
+
 
 DATASETS: dict[str, CorpusSpec] = {
     "shakespeare": CorpusSpec(
@@ -65,8 +77,21 @@ DATASETS: dict[str, CorpusSpec] = {
 }
 
 
+def _check_choice(name: Any, argument: str, where: str) -> str:
+    """`name` if it is the name of a corpus in DATASETS."""
+    if not isinstance(name, str) or name not in DATASETS:
+        raise ValueError(f"{where}: unknown dataset {show(name)}, expected one of {sorted(DATASETS)} ({argument})")
+    return name
+
+
 def dataset_dir_name(name: str, tokenizer: str, vocab_size: int) -> str:
     """The prepared folder's name: ``shakespeare_char``, ``shakespeare_bpe512`` or ``shakespeare_gpt2``."""
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ValueError(f"dataset_dir_name: name must be a dataset's name such as 'shakespeare', got {show(name)}")
+    if not isinstance(tokenizer, str) or tokenizer not in TOKENIZERS:
+        raise ValueError(f"dataset_dir_name: tokenizer must be one of {TOKENIZERS}, got {show(tokenizer)}")
+    if tokenizer == "bpe":
+        check_int("dataset_dir_name", "vocab_size", vocab_size, min=256)
     return f"{name}_bpe{vocab_size}" if tokenizer == "bpe" else f"{name}_{tokenizer}"
 
 
@@ -122,14 +147,21 @@ def prepare(
     Both tokenizers are built from the whole corpus: the vocabulary (or the merges) see the
     validation text too, as in nanoGPT; the ids are then split 90/10.
     """
-    if name not in DATASETS:
-        raise ValueError(f"prepare: unknown dataset {name!r}, expected one of {sorted(DATASETS)}")
-    if tokenizer not in TOKENIZERS:
-        raise ValueError(f"prepare: tokenizer must be one of {TOKENIZERS}, got {tokenizer!r}")
+    _check_choice(name, "name", "prepare")
+    if not isinstance(tokenizer, str) or tokenizer not in TOKENIZERS:
+        raise ValueError(f"prepare: tokenizer must be one of {TOKENIZERS}, got {show(tokenizer)}")
+    if not is_int(vocab_size):
+        raise TypeError(f"prepare: vocab_size must be an int, got {show(vocab_size)}")
     if tokenizer == "bpe" and not 256 <= vocab_size <= 65536:
         raise ValueError(
             f"prepare: vocab_size must be in 256..65536 for BPE (ids are stored as uint16), got {vocab_size}"
         )
+    data_dir = _check_folder(data_dir, "data_dir", "prepare")
+    if sha256 is not None:
+        _check_sha256(sha256, "sha256", "prepare")
+    if url is not None:
+        _check_url(url, "prepare")
+    verbose = check_bool("prepare", "verbose", verbose)
     if (tokenizer == "gpt2") != (tokenizer_dir is not None):
         raise ValueError(
             "prepare: tokenizer_dir is for tokenizer='gpt2', which needs it (the folder of vocab.json + merges.txt)"
@@ -159,7 +191,7 @@ def prepare(
     say(f"prepare: building {out} ({reason})")
 
     # Bytes, then decode: text-mode reading would turn "\r\n" into "\n" and change the corpus.
-    text = corpus.read_bytes().decode("utf-8")
+    text = read_text(corpus, "corpus", "prepare")
     if not text:
         raise ValueError(f"prepare: the corpus {corpus} is empty")
     tok: CharTokenizer | BPETokenizer | GPT2Tokenizer
@@ -223,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="download from this mirror instead of the canonical address")
     parser.add_argument("--sha256", help="expect this checksum instead of the known one (another text)")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    if argv is not None and (not isinstance(argv, list) or not all(isinstance(a, str) for a in argv)):
+        raise TypeError(
+            f"prepare.main: argv must be a list of str (the command line's words) or None, got {show(argv)}"
+        )
     args = parser.parse_args(argv)
     try:
         prepare(
