@@ -7,11 +7,12 @@ decode byte 0xff in position 7` does not say which file, and `IsADirectoryError:
 does not say which argument. Here every error says both:
 
     load_tokenizer: path data/tok.json is not UTF-8 text: byte 0xff at offset 7 (invalid start byte)
-    [Errno 2] load_tokenizer: path data/tok.json: No such file or directory
+    [Errno 2] load_tokenizer: path: No such file or directory: 'data/tok.json'
 
 An OSError stays an OSError of the same kind (FileNotFoundError, IsADirectoryError,
-PermissionError), so code that catches one still does; a file that is there but not text (or
-not JSON) is a ValueError.
+PermissionError) with its errno, its reason (strerror, after the function and the argument) and
+its path (filename), so code that catches one or reads them still works; a file that is there but
+not text (or not JSON) is a ValueError.
 """
 
 from __future__ import annotations
@@ -63,10 +64,17 @@ def from_json_file(path: Any, build: Callable[[Any], T], where: str) -> T:
         raise type(e)(f"{where}: path {path}: {e}") from e
 
 
+def os_error(errno: int | None, reason: str, path: Path, name: str, where: str) -> OSError:
+    """An OSError of the kind `errno` says (FileNotFoundError for ENOENT, ...) naming the function,
+    the argument and the path: "[Errno 2] load_tokenizer: path: No such file or directory: 'x'"."""
+    if errno is None:
+        return OSError(f"{where}: {name} {path}: {reason}")
+    return OSError(errno, f"{where}: {name}: {reason}", str(path))
+
+
 def reraise_os_error(e: OSError, path: Path, name: str, where: str) -> NoReturn:
-    """Raise `e` again, of the same kind, with a message naming the argument and the path."""
-    message = f"{where}: {name} {path}: {e.strerror or e}"
-    raise (OSError(e.errno, message) if e.errno is not None else OSError(message)) from e
+    """Raise `e` again, of the same kind, with a message naming the function, the argument and the path."""
+    raise os_error(e.errno, e.strerror or str(e), path, name, where) from e
 
 
 def read_text(path: Any, name: str, where: str) -> str:

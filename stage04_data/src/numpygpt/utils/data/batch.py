@@ -8,13 +8,14 @@ files the data step wrote as a memory map, so only the windows drawn are ever re
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from numpygpt.autograd.checks import MAX_ELEMENTS, show
-from numpygpt.tokenizer._checks import check_path, read_json
+from numpygpt.tokenizer._checks import check_path, os_error, read_json
 
 SPLITS = ("train", "val")
 
@@ -89,7 +90,7 @@ def load_split(dataset_dir: str | Path, split: str) -> np.memmap:
         raise ValueError(f"load_split: split must be one of {SPLITS}, got {show(split)}")
     path = check_path(dataset_dir, "dataset_dir", "load_split") / f"{split}.bin"
     if path.exists() and not path.is_file():
-        raise IsADirectoryError(f"load_split: {path} (in dataset_dir) is not a file")
+        raise os_error(errno.EISDIR, "the split's file is a folder (in dataset_dir)", path, "split", "load_split")
     if not path.is_file():
         raise FileNotFoundError(
             f"load_split: {path} (in dataset_dir) does not exist; run `python -m numpygpt.utils.data.prepare "

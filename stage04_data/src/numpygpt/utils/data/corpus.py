@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from numpygpt.autograd.checks import check_bool, is_real, show
-from numpygpt.tokenizer._checks import check_path, reraise_os_error
+from numpygpt.tokenizer._checks import check_path, os_error, reraise_os_error
 
 TINY_SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 TINY_SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
@@ -70,7 +70,7 @@ def _check_folder(path: Any, name: str, where: str) -> Path:
     """`path` as a Path to a folder, there or to be made: not a file."""
     p = check_path(path, name, where)
     if p.exists() and not p.is_dir():
-        raise NotADirectoryError(errno.ENOTDIR, f"{where}: {name} {p} is a file, not a folder")
+        raise os_error(errno.ENOTDIR, "a file, not a folder", p, name, where)
     return p
 
 
@@ -123,7 +123,7 @@ def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
     """
     path = check_path(path, "path", "atomic_writer")
     if path.is_dir():
-        raise IsADirectoryError(errno.EISDIR, f"atomic_writer: path {path} is a folder, not a file")
+        raise os_error(errno.EISDIR, "a folder, not a file", path, "path", "atomic_writer")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # NOTE: the temporary file must live in the target's folder: os.replace is only atomic
