@@ -20,6 +20,7 @@ Select with `nox -s stage04 -- -m misuse`.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import importlib
 import os
 import pkgutil
@@ -64,7 +65,7 @@ regex = pytest.importorskip("regex", reason="GPT2Tokenizer needs the regex packa
 TMP = Path(tempfile.mkdtemp(prefix="numpygpt-misuse-"))
 atexit.register(shutil.rmtree, TMP, True)
 TEXT = "To be, or not to be: that is the question.\nWhether 'tis nobler in the mind to suffer\n" * 3
-SHA = corpus_mod.hashlib.sha256(TEXT.encode()).hexdigest()
+SHA = hashlib.sha256(TEXT.encode()).hexdigest()
 
 
 def folder() -> Path:
@@ -91,7 +92,10 @@ def const(v: Any) -> Callable[[], Any]:
 
 
 CHAR = CharTokenizer.from_text(TEXT, unk="?")
-BPE = BPETokenizer.train(TEXT, 280)
+# Built from its merges, not trained: importing this module must not run a learner's exercise code.
+BPE = BPETokenizer(
+    [(116, 104), (256, 101), (32, 257), (116, 111), (32, 259), (98, 101), (32, 261)]
+)  # th, the, " the", ...
 GPT2_FIXTURES = Path(__file__).parent / "fixtures" / "gpt2_tokenizer"
 
 
@@ -273,7 +277,6 @@ def rebuilt(cls: Any, tok: Any) -> dict[str, Case]:
 
 
 TEXT_NAMES = ("str", "text")
-PATH_NAMES = ("path",)
 FILE_ERRORS = (OSError,)  # FileNotFoundError, IsADirectoryError...: their message names the argument and the path
 
 CASES: dict[str, Case] = {
