@@ -217,7 +217,7 @@ def test_a_refused_schedule_leaves_the_optimizer_as_it_was() -> None:
     before = copy.deepcopy(opt.state_dict())
     with pytest.raises(ValueError, match=r"lr_lambda\(0\) returned -1"):
         LambdaLR(opt, lambda t: -1)
-    assert opt.state_dict() == before
+    assert opt.state_dict() == before, "a refused schedule must not write initial_lr (or anything) into the optimizer"
 
 
 # ----- all or nothing -------------------------------------------------------------------------------
@@ -245,12 +245,13 @@ def test_a_refused_load_leaves_the_optimizer_exactly_as_it_was(change: Callable[
     groups, state, before = opt.param_groups, opt.state, copy.deepcopy(opt.state_dict())
     with pytest.raises((ValueError, TypeError)):
         opt.load_state_dict(saved)
-    assert opt.param_groups is groups and opt.state is state
+    assert opt.param_groups is groups and opt.state is state, "a refused load must not replace the groups or the state"
     after = opt.state_dict()
-    assert after["param_groups"] == before["param_groups"] and after["state"].keys() == before["state"].keys()
+    half = "a refused load changed the optimizer on the way: check every entry before writing any"
+    assert after["param_groups"] == before["param_groups"] and after["state"].keys() == before["state"].keys(), half
     for i, buffers in before["state"].items():
-        assert after["state"][i]["step"] == 2
-        assert all(np.array_equal(after["state"][i][k], v) for k, v in buffers.items())
+        assert after["state"][i]["step"] == 2, half
+        assert all(np.array_equal(after["state"][i][k], v) for k, v in buffers.items()), half
 
 
 def test_a_refused_schedule_load_leaves_the_schedule_as_it_was() -> None:
@@ -259,7 +260,7 @@ def test_a_refused_schedule_load_leaves_the_schedule_as_it_was() -> None:
     before = scheduler.state_dict()
     with pytest.raises(ValueError, match="max_iters must be an int greater than warmup_iters"):
         scheduler.load_state_dict(scheduler_state(warmup, last_epoch=7, max_iters=1))
-    assert scheduler.state_dict() == before
+    assert scheduler.state_dict() == before, "a refused load changed the schedule: check every entry before writing any"
 
 
 # ----- NumPy scalars are numbers --------------------------------------------------------------------
@@ -306,17 +307,19 @@ def test_numpy_scalars_give_the_run_of_the_python_numbers_they_stand_for(
 
     with_numpy = run(lambda ps: cls(ps, **numpy_kwargs))
     with_python = run(lambda ps: cls(ps, **{k: python(v) for k, v in numpy_kwargs.items()}))
-    assert np.array_equal(with_numpy, with_python)
+    assert np.array_equal(with_numpy, with_python), "NumPy scalars must give the run of the Python numbers they hold"
     group = cls([param()], **numpy_kwargs).param_groups[0]
     assert all(type(v) in (float, bool) for k, v in group.items() if k not in ("params", "betas"))
 
 
 def test_numpy_scalars_in_clipping_and_schedules() -> None:
     p = with_grad(Tensor(np.array([3.0, 4.0], np.float32)))
-    assert clip_grad_norm_([p], np.float32(1.0), norm_type=np.int64(2)).item() == pytest.approx(5.0)
+    total = clip_grad_norm_([p], np.float32(1.0), norm_type=np.int64(2)).item()
+    assert total == pytest.approx(5.0), "the 2-norm of (3, 4) before clipping is 5"
     np.testing.assert_allclose(p.grad.data, [0.6, 0.8], rtol=1e-6)
     scheduler = WarmupCosineLR(SGD([param()], lr=np.float32(0.5)), np.int64(2), np.int32(10), min_lr=np.float32(0.0))
-    assert scheduler.get_last_lr() == [float(np.float32(0.5)) / 3]
+    warmup = "the lr of step 0 of a 2-step warm-up is lr (np.float32(0.5) as a float) * (0 + 1) / (2 + 1)"
+    assert scheduler.get_last_lr() == [float(np.float32(0.5)) / 3], warmup
     step = StepLR(SGD([param()], lr=0.1), step_size=np.int8(1), gamma=np.float64(0.5))
     step.step()
-    assert step.get_last_lr() == [0.05]
+    assert step.get_last_lr() == [0.05], "StepLR(step_size=np.int8(1), gamma=np.float64(0.5)) halves the lr each step"

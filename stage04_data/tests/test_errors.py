@@ -226,9 +226,9 @@ def test_nul_controls_and_every_plane_come_back_whole(make: Callable[[], Any], t
     """Any str of Unicode characters is encoded losslessly, saved and loaded again."""
     tok = make()
     ids = tok.encode_array(TEXT, dtype=np.int32)
-    assert tok.decode(ids) == TEXT and tok.decode(tok.encode(TEXT)) == TEXT
+    assert tok.decode(ids) == TEXT and tok.decode(tok.encode(TEXT)) == TEXT, "decode(encode(s)) must give s back"
     tok.save(tmp_path / "tok.json")
-    assert load_tokenizer(tmp_path / "tok.json").decode(ids) == TEXT
+    assert load_tokenizer(tmp_path / "tok.json").decode(ids) == TEXT, "the saved tokenizer must decode as the original"
 
 
 TEXT = "NUL\x00 ESC\x1b DEL\x7f NEL\x85 LS\u2028 BOM\ufeff \ufffe \uffff é中 \U0001f600 \U000e0001 \U0010ffff\r\n" * 4
@@ -240,27 +240,29 @@ def test_every_plane_round_trips_through_both_tokenizers() -> None:
     codes = [*range(0xD800), *range(0xE000, 0x10000), *range(0x10000, 0x110000, 97)]
     every = "".join(map(chr, codes))
     tok = BPETokenizer()
-    assert tok.decode(tok.encode(every)) == every
+    assert tok.decode(tok.encode(every)) == every, "every code point must survive the byte tokens"
     char = CharTokenizer.from_text(every)
-    assert char.vocab_size == len(codes) and char.decode(char.encode_array(every, dtype=np.int32)) == every
+    same = char.decode(char.encode_array(every, dtype=np.int32)) == every
+    assert char.vocab_size == len(codes) and same, "one token per code point, each given back"
 
 
 @WITHOUT_REGEX
 def test_gpt2_tokenizer_replaces_a_lone_surrogate_as_tiktoken_does() -> None:
     tok = gpt2.GPT2Tokenizer.from_pretrained(GPT2_FIXTURES)
-    assert tok.decode(tok.encode("a\ud800b")) == "a\ufffdb"
+    assert tok.decode(tok.encode("a\ud800b")) == "a\ufffdb", "GPT-2's tokenizer replaces a lone surrogate by U+FFFD"
 
 
 def test_a_dtype_that_fits_is_used() -> None:
-    assert CharTokenizer.from_text("abc").encode_array("cab", dtype=np.int8).tolist() == [2, 0, 1]
+    ids = CharTokenizer.from_text("abc").encode_array("cab", dtype=np.int8)
+    assert ids.tolist() == [2, 0, 1], "3 symbols fit int8: their ids in code-point order"
     assert BPETokenizer().encode_array("ab", dtype=np.uint8).dtype == np.uint8, "256 byte tokens fit uint8"
-    assert BIG.encode_array(BIG.chars[299], dtype=np.uint16).tolist() == [299]
+    assert BIG.encode_array(BIG.chars[299], dtype=np.uint16).tolist() == [299], "id 299 as uint16"
 
 
 def test_numpy_scalars_are_numbers_in_the_data_pipeline() -> None:
     data = np.arange(50, dtype=np.uint16)
     x, y = get_batch(data, np.int64(3), np.int32(4), np.random.default_rng(0))
-    assert x.shape == (3, 4)
+    assert x.shape == (3, 4), "batch_size=np.int64(3), block_size=np.int32(4)"
     loader = DataLoader(TokenDataset(data, np.int8(5)), np.int64(8), shuffle=np.True_, seed=np.uint8(1))
-    assert len(loader) == 6 and sum(len(b[0]) for b in loader) == 45
-    assert BPETokenizer.train("to be or not to be", np.int64(260)).vocab_size == 260
+    assert len(loader) == 6 and sum(len(b[0]) for b in loader) == 45, "45 windows in batches of 8: 6 batches"
+    assert BPETokenizer.train("to be or not to be", np.int64(260)).vocab_size == 260, "vocab_size=np.int64(260)"

@@ -117,13 +117,12 @@ def corpus_file() -> Path:
     return file_of(TEXT.encode(), "tinyshakespeare.txt")()
 
 
+@functools.cache
 def prepared() -> Path:
-    """A data folder prepared from TEXT (char tokens)."""
+    """A data folder prepared from TEXT (char tokens), made once, when a case first needs it."""
     data_dir = folder()
     return data_pkg.prepare(data_dir=data_dir, source=corpus_file(), sha256=SHA, verbose=False)
 
-
-PREPARED = prepared()
 
 # ----- this stage's own odd values ------------------------------------------------------------
 ODD_TEXTS = [
@@ -505,12 +504,12 @@ CASES: dict[str, Case] = {
     ),
     "load_split": Case(
         lambda dataset_dir, split: data_pkg.load_split(dataset_dir, split),
-        {"dataset_dir": const(PREPARED), "split": const("train")},
+        {"dataset_dir": prepared, "split": const("train")},
         "load_split",
         domain={"split": lambda v: isinstance(v, str) and v in ("train", "val")},
         raises=FILE_ERRORS,
     ),
-    "load_meta": Case(data_pkg.load_meta, {"dataset_dir": const(PREPARED)}, "load_meta", raises=FILE_ERRORS),
+    "load_meta": Case(data_pkg.load_meta, {"dataset_dir": prepared}, "load_meta", raises=FILE_ERRORS),
     "ChecksumError": Case(lambda message: isinstance(ChecksumError(message), ValueError), {"message": const("x")}, "ChecksumError"),
     "sha256_file": Case(
         lambda path: corpus_mod.sha256_file(path) == SHA, {"path": corpus_file}, "sha256_file", raises=FILE_ERRORS
