@@ -41,8 +41,9 @@ from hypothesis import strategies as st
 
 import numpygpt.tokenizer as tokenizer_pkg
 import numpygpt.utils.data as data_pkg
+from numpygpt.autograd import testing
 from numpygpt.autograd.checks import MAX_ELEMENTS, is_bool, is_int
-from numpygpt.autograd.testing import Case, attempt, hunt, missing_cases, odd_value_strategy, public_callables
+from numpygpt.autograd.testing import Case
 from numpygpt.tokenizer import BPETokenizer, CharTokenizer, bpe, byte_level, gpt2, load_tokenizer, tokenizer_from_dict
 from numpygpt.utils.data import ChecksumError, DataLoader, TensorDataset, TokenDataset
 from numpygpt.utils.data import corpus as corpus_mod
@@ -591,6 +592,7 @@ NOT_HUNTED = {
     **{f"Dataset.{m}": "a Protocol's declaration; each dataset's own method is hunted" for m in ("__getitem__", "__len__")},
     "ByteLevelBPE": "an abstract base without __init__; BPETokenizer and GPT2Tokenizer are hunted, and its methods on them",
     "ByteLevelBPE.encode": "abstract (NotImplementedError); BPETokenizer.encode and GPT2Tokenizer.encode are hunted",
+    **{f"CorpusSpec.{m}": "a frozen dataclass's: it raises FrozenInstanceError, as every one does" for m in ("__setattr__", "__delattr__")},
 }  # fmt: skip
 
 
@@ -604,7 +606,7 @@ def public_names() -> list[str]:
             if not any(part.startswith("_") for part in info.name.split(".")):  # not _files, not __main__
                 modules.append(importlib.import_module(info.name))
         for module in modules:
-            names.update(public_callables(module))
+            names.update(testing.public_callables(module))
             names.update(
                 f"{n}.__getitems__"
                 for n, obj in vars(module).items()
@@ -619,38 +621,28 @@ def skip_without_regex(key: str) -> None:
 
 
 def test_every_public_callable_is_hunted() -> None:
-    public = public_names()
-    missing = missing_cases(public, CASES, NOT_HUNTED)
-    assert not missing, (
-        f"public callables of numpygpt.tokenizer / numpygpt.utils.data without a misuse Case: {missing}. Add one "
-        f"entry per callable to CASES in {__file__}: Case(call, args={{argument: factory of a valid value}}, "
-        f"label=<the word its errors begin with>), plus domain= for arguments whose valid values are known and "
-        f"raises=FILE_ERRORS for paths (see numpygpt.autograd.testing); or, if it is not to be called, a reason "
-        f"in NOT_HUNTED"
+    problems = testing.table_problems(
+        "numpygpt.tokenizer / numpygpt.utils.data", public_names(), CASES, NOT_HUNTED, __file__
     )
-    assert sorted(set(CASES) - set(public)) == [], "CASES lists callables that are no longer public"
+    assert not problems, "\n".join(problems) + " (paths: raises=FILE_ERRORS; not to be called: a reason in NOT_HUNTED)"
 
 
 @pytest.mark.parametrize("key", sorted(CASES))
 def test_every_odd_value(key: str) -> None:
     """The valid call works; then each argument gets each odd value of the fixed lists."""
     skip_without_regex(key)
-    problems = hunt(CASES[key], STAGE_ODD)
-    assert not problems, f"{key}: {len(problems)} misuse outcomes are wrong:\n  " + "\n  ".join(problems[:12])
+    message = testing.hunt_message(key, CASES[key], STAGE_ODD)
+    assert message is None, message
 
 
-ODD = odd_value_strategy()
-HUNTED = sorted(k for k, c in CASES.items() if c.hunted_args())
+# The stage01 hunt's generated values, and any text hypothesis can make, lone surrogates included.
+ODD_OR_TEXT = st.one_of(testing.odd_value_strategy(), st.text(st.characters(exclude_categories=()), max_size=8))
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(key=st.sampled_from(HUNTED), data=st.data())
+@given(key=st.sampled_from(sorted(k for k, c in CASES.items() if c.hunted_args())), data=st.data())
 def test_generated_odd_values(key: str, data: st.DataObject) -> None:
-    """Generated odd values (floats, ints small or huge, arrays and NumPy scalars of every dtype,
-    Tensors, and any text hypothesis can make, lone surrogates included) in a random argument."""
+    """A generated odd value (see ODD_OR_TEXT) in a random argument of a random callable."""
     skip_without_regex(key)
-    case = CASES[key]
-    arg = data.draw(st.sampled_from(case.hunted_args()), label="argument")
-    value = data.draw(st.one_of(ODD, st.text(st.characters(exclude_categories=()), max_size=8)), label="value")
-    problem = attempt(case, arg, value)
+    problem = testing.attempt_drawn(CASES[key], data, ODD_OR_TEXT)
     assert problem is None, f"{key}: {problem}"

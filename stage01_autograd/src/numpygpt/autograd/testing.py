@@ -294,9 +294,9 @@ def table_problems(
     return problems
 
 
-def hunt_message(key: str, case: Case) -> str | None:
-    """`hunt` as one assertion message (None when every outcome is acceptable)."""
-    problems = hunt(case)
+def hunt_message(key: str, case: Case, extra: Iterable[tuple[str, Factory]] = ()) -> str | None:
+    """`hunt` (with a stage's `extra` odd values) as one assertion message (None when every outcome is acceptable)."""
+    problems = hunt(case, extra)
     if not problems:
         return None
     return f"{key}: {len(problems)} misuse outcomes are wrong:\n  " + "\n  ".join(problems[:12])
