@@ -63,6 +63,43 @@ def test_parameters_register_on_assignment_in_order() -> None:
     assert [n for n, _ in nn.Linear(3, 2, bias=False).named_parameters()] == ["weight"]
 
 
+@pytest.mark.ex2_1
+def test_named_parameters_by_hand() -> None:
+    model = TinyLM()
+    model.ln_f.bias = None  # the name stays registered, holding no parameter
+    listed = list(model.named_parameters())
+    assert all(p is not None for _, p in listed), (
+        f"named_parameters listed {[n for n, p in listed if p is None]} with None: a name whose parameter was "
+        "set to None (the name stays registered, holding nothing) is not listed"
+    )
+    names = [n for n, _ in listed]
+    assert "lm_head.weight" not in names or "wte.weight" not in names, (
+        "named_parameters listed the tied weight twice (wte.weight and lm_head.weight are one Parameter): list a "
+        "parameter shared by two modules once, under its first name, or an optimizer would update it twice"
+    )
+    expected = [n for n in TINY_NAMES if n != "ln_f.bias"]
+    wrong = [n for n in names if n not in expected]
+    assert not wrong, (
+        f"named_parameters gave the names {wrong[:3]}: a submodule's parameter is named by its path from the "
+        "model, the module names and its own name joined by dots (h.0.fc.weight)"
+    )
+    assert names == expected, (
+        f"named_parameters gave {names}: the order is registration order, each module before its children "
+        f"(named_modules' walk), its own parameters in the order they were assigned; expected {expected}"
+    )
+    assert all(
+        p is getattr(dict(model.named_modules())[n.rpartition(".")[0]], n.rpartition(".")[2]) for n, p in listed
+    ), "named_parameters paired a name with another module's parameter"
+    every = [n for n, _ in model.named_parameters(remove_duplicate=False)]
+    assert every == [*expected, "lm_head.weight"], (
+        f"named_parameters(remove_duplicate=False) gave {every[-3:]} at the end: with remove_duplicate=False a "
+        "shared parameter is listed under every name it has"
+    )
+    assert [n for n, _ in model.h[0].named_parameters(prefix="h.0")] == [f"h.0.{n}" for n in BLOCK_PARAMS], (
+        "named_parameters(prefix='h.0') must start every name with the prefix and a dot"
+    )
+
+
 def test_dotted_names_of_a_nested_model_in_registration_order() -> None:
     model = TinyLM()
     names = [n for n, _ in model.named_parameters()]

@@ -252,7 +252,7 @@ class Module:
         (tied weights) is listed once, under its first name, unless remove_duplicate=False."""
         _check_prefix("named_parameters", prefix)
         check_bool("named_parameters", "remove_duplicate", remove_duplicate)
-        # exercise 2.1: Module.named_parameters: walk the submodules, yield (dotted name, parameter), a shared (tied) parameter once
+        # exercise 2.1: Module.named_parameters: yield (name, parameter) for every parameter of the module tree, each once
         seen: set[int] = set()
         for mname, m in self.named_modules(prefix):
             for pname, p in m._parameters.items():

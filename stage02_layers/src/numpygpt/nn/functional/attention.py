@@ -23,7 +23,7 @@ def causal_bias(L: int, S: int, dtype: str) -> np.ndarray:
 
     Cached: the same block size gives the same mask every step. Read-only, as it is shared.
     """
-    # exercise 2.5: causal_bias: an (L, S) array, 0 where key j <= query i and -inf above the diagonal (read-only: it is cached)
+    # exercise 2.5: causal_bias: the additive mask that lets each query see only itself and the keys before it
     bias = np.triu(np.full((L, S), -np.inf, dtype=dtype), k=1)
     bias.flags.writeable = False
     return bias
@@ -73,7 +73,7 @@ class ScaledDotProductAttention(Function):
 
     @once_differentiable
     def backward(self, gy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        # exercise 2.6: ScaledDotProductAttention.backward: gv = A^T gy, then dropout's and softmax's backward, gq = gs k * scale, gk = gs^T q * scale
+        # exercise 2.6: ScaledDotProductAttention.backward: the gradients of q, k and v
         q, k, v = (t.data for t in self.inputs)
         p, a = self.p, self.a
         gv = a.swapaxes(-1, -2) @ gy  # (..., S, Ev)

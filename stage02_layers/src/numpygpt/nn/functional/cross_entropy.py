@@ -50,7 +50,7 @@ class CrossEntropy(Function):
 
     @once_differentiable
     def backward(self, gy: np.ndarray) -> np.ndarray:
-        # exercise 2.4: CrossEntropy.backward: (softmax - onehot(target)) * gy, divided by the counted rows for 'mean'; ignored rows get 0
+        # exercise 2.4: CrossEntropy.backward: the gradient of the logits, for every reduction and for ignored rows
         if self.reduction == "none":
             scale = gy[:, None]  # (M, 1): each row has its own upstream gradient
         else:

@@ -16,16 +16,16 @@ def scatter_add_rows(ids: np.ndarray, rows: np.ndarray, num_rows: int) -> np.nda
     handles each row on its own. Sorting the ids puts equal ids next to each other, and
     np.add.reduceat then sums each run of equal ids in one vectorised pass.
     """
-    # exercise 2.7: scatter_add_rows (embedding backward): out[i] = the sum of the rows whose id is i; a repeated id adds up
+    # exercise 2.7: scatter_add_rows (the embedding's backward): add each row into the row of its id
     out = np.zeros((num_rows, rows.shape[-1]), dtype=rows.dtype)
     if ids.size == 0:  # reduceat cannot take an empty array: no id picked, no gradient
         return out
-    # end exercise 2.7
     order = np.argsort(ids, kind="stable")
     sorted_ids = ids[order]
     starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
     out[sorted_ids[starts]] = np.add.reduceat(rows[order], starts, axis=0)
     return out
+    # end exercise 2.7
 
 
 class Embedding(Function):

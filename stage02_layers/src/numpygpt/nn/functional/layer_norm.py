@@ -44,7 +44,7 @@ class LayerNorm(Function):
 
     @once_differentiable
     def backward(self, gy: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        # exercise 2.2: LayerNorm.backward: gx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = gy * w; gw and gb are column sums
+        # exercise 2.2: LayerNorm.backward: the gradients of x, weight and bias
         xhat, rstd = self.xhat, self.rstd
         gy2 = gy.reshape(xhat.shape)  # (N, D)
         w = self.inputs[1].data.reshape(-1) if self.has_weight else np.ones(xhat.shape[1], dtype=gy.dtype)

@@ -30,7 +30,7 @@ class Softmax(Function):
 
     @once_differentiable
     def backward(self, gy: np.ndarray) -> np.ndarray:
-        # exercise 2.3: Softmax.backward: gx = y * (gy - sum(gy * y)) along dim, with y the saved output
+        # exercise 2.3: Softmax.backward: the gradient of x, from the saved output
         y = self.output().data
         return y * (gy - (gy * y).sum(axis=self.dim, keepdims=True))
         # end exercise 2.3
