@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from numpygpt.autograd import Tensor
+from numpygpt.autograd.exercises import check_value
 from numpygpt.optim import Adam, AdamW
 
 pytestmark = pytest.mark.adam
@@ -18,6 +19,106 @@ pytestmark = pytest.mark.adam
 
 def scalar_param(value: float, dtype: type = np.float64) -> Tensor:
     return Tensor(np.array([value], dtype=dtype), requires_grad=True)
+
+
+GRADS = [[0.5, -3.0, 1e-3], [-1.0, 2.0, 2e-3], [0.25, -0.5, -1e-3]]  # the same three for every run below
+
+
+def adam_by_hand(
+    lr: float,
+    betas: tuple[float, float],
+    eps: float,
+    weight_decay: float = 0.0,
+    amsgrad: bool = False,
+    decoupled: bool = False,
+    mistake: str = "",
+) -> np.ndarray:
+    """θ after each step of Adam (AdamW if decoupled) on GRADS from θ_0 = [1, -2, 0.5], in float64,
+    optionally with a classic mistake."""
+    b1, b2 = betas
+    theta, m, v, v_max, out = np.array([1.0, -2.0, 0.5]), 0.0, 0.0, 0.0, []
+    for t, g in enumerate(GRADS, start=1):
+        g = np.array(g)
+        if weight_decay and decoupled and mistake != "l2":
+            theta = theta * (1 - (1.0 if mistake == "no lr in decay" else lr) * weight_decay)
+        elif weight_decay:
+            g = g + weight_decay * theta
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * (np.abs(g) if mistake == "abs" else g * g)
+        v_max = np.maximum(v_max, v)
+        bc1, bc2 = (1.0, 1.0) if mistake == "no bias correction" else (1 - b1**t, 1 - b2**t)
+        vv = v_max if amsgrad and mistake != "current v" else v
+        denom = (np.sqrt(vv) + eps) / np.sqrt(bc2) if mistake == "eps first" else np.sqrt(vv) / np.sqrt(bc2) + eps
+        theta = theta - lr / bc1 * m / denom
+        out.append(theta)
+    return np.array(out)
+
+
+def adam_steps(opt_class: type, kwargs: dict) -> np.ndarray:
+    """θ after each step of opt_class(**kwargs) on GRADS, checking that p.grad and p.data's array are kept."""
+    p = Tensor(np.array([1.0, -2.0, 0.5]), requires_grad=True)
+    opt, array, got = opt_class([p], **kwargs), p.data, []
+    for g in GRADS:
+        grad = np.array(g)
+        p.grad = Tensor(grad.copy())
+        opt.step()
+        assert np.array_equal(p.grad.data, grad), (
+            f"{opt_class.__name__}.step changed p.grad: the gradient is the caller's; make a new array wherever "
+            "it changes (g + λθ)"
+        )
+        got.append(p.data.copy())
+    assert p.data is array, f"{opt_class.__name__}.step replaced p.data: update it in place"
+    return np.array(got)
+
+
+ADAM_MISTAKES = {
+    "no bias correction": "m and v start at 0, so early on they are too small: divide them by (1 − β₁ᵗ) and "
+    "(1 − β₂ᵗ) (bias correction)",
+    "eps first": "ε was added before the bias correction of v: PyTorch adds it to √v̂, after the correction",
+    "abs": "v averages |g|: it is the running average of the squared gradient, g²",
+    "current v": "with amsgrad=True the denominator uses the largest v seen so far, not the current one",
+}
+
+
+@pytest.mark.ex3_3
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"lr": 0.1, "betas": (0.5, 0.75), "eps": 0.1},
+        {"lr": 0.1, "betas": (0.9, 0.999), "eps": 1e-8},
+        {"lr": 0.1, "betas": (0.5, 0.75), "eps": 1e-8, "amsgrad": True},
+    ],
+    ids=["large_eps", "defaults", "amsgrad"],
+)
+def test_adam_steps_by_hand(kwargs: dict) -> None:
+    mistakes = {why: adam_by_hand(**kwargs, mistake=m) for m, why in ADAM_MISTAKES.items()}
+    check_value(adam_steps(Adam, kwargs), adam_by_hand(**kwargs), f"θ after 3 steps of Adam({kwargs})", mistakes)
+
+
+@pytest.mark.ex3_2
+@pytest.mark.parametrize("decoupled", [True, False], ids=["AdamW", "Adam"])
+def test_weight_decay_by_hand(decoupled: bool) -> None:
+    kwargs = {"lr": 0.1, "betas": (0.5, 0.75), "eps": 1e-8, "weight_decay": 0.5}
+    opt_class = AdamW if decoupled else Adam
+    mistakes = {
+        "weight decay is missing": adam_by_hand(**{**kwargs, "weight_decay": 0.0}),
+        "AdamW's decay went into the gradient (Adam's L2): AdamW shrinks θ itself, before the Adam step": (
+            adam_by_hand(**kwargs, decoupled=True, mistake="l2")
+        ),
+        "AdamW shrank θ by λθ: the decoupled decay is lr·λ·θ, scaled by the learning rate": adam_by_hand(
+            **kwargs, decoupled=True, mistake="no lr in decay"
+        ),
+        "Adam shrank θ directly: Adam's weight_decay adds λθ to the gradient (decoupling is AdamW's)": (
+            adam_by_hand(**kwargs, decoupled=True)
+        ),
+    }
+    right = adam_by_hand(**kwargs, decoupled=decoupled)
+    check_value(
+        adam_steps(opt_class, kwargs),
+        right,
+        f"θ after 3 steps of {opt_class.__name__}(weight_decay=0.5)",
+        {why: v for why, v in mistakes.items() if not np.allclose(v, right)},
+    )
 
 
 def test_two_steps_by_hand_with_bias_correction_and_eps() -> None:

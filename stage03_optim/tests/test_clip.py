@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from numpygpt.autograd import Tensor
+from numpygpt.autograd.exercises import check_value
 from numpygpt.optim import clip_grad_norm_, get_total_norm
 
 pytestmark = pytest.mark.clip
@@ -21,6 +22,36 @@ def with_grad(grad: list | np.ndarray, dtype: type = np.float32) -> Tensor:
     p = Tensor(np.zeros_like(g), requires_grad=True)
     p.grad = Tensor(g)
     return p
+
+
+@pytest.mark.ex3_4
+@pytest.mark.parametrize("max_norm", [1.0, 10.0], ids=["clipped", "left_alone"])
+def test_clipping_by_hand(max_norm: float) -> None:
+    zero = with_grad([0.0, 0.0], np.float64)
+    clip_grad_norm_([zero], max_norm=1.0)
+    assert np.isfinite(zero.grad.data).all(), (
+        f"all-zero gradients became {zero.grad.data}: the total norm is 0, so add 1e-6 to it before dividing"
+    )
+    a, b = with_grad([3.0, 0.0], np.float64), with_grad([[0.0], [4.0]], np.float64)  # total norm 5
+    arrays = (a.grad.data, b.grad.data)
+    clip_grad_norm_([a, b], max_norm=max_norm)
+    assert a.grad.data is arrays[0] and b.grad.data is arrays[1], "clipping must scale the gradients in place"
+    got = np.concatenate([a.grad.data.ravel(), b.grad.data.ravel()])
+    g = np.array([3.0, 0.0, 0.0, 4.0])
+    check_value(
+        got,
+        g * min(max_norm / (5 + 1e-6), 1.0),
+        f"the gradients (total norm 5) clipped to max_norm={max_norm}",
+        {
+            "a total norm below max_norm scaled the gradients up: clipping only ever scales down, by at most "
+            "a factor of 1": g * max_norm / (5 + 1e-6),
+            "it divides max_norm by the total norm alone: PyTorch adds 1e-6 to it, which also keeps all-zero "
+            "gradients finite": g * min(max_norm / 5, 1.0),
+            "each gradient was clipped by its own norm: one factor, from the total norm of all gradients "
+            "together, scales every one": np.r_[g[:2] * min(max_norm / 3, 1), g[2:] * min(max_norm / 4, 1)],
+        },
+        rtol=1e-9,
+    )
 
 
 def test_scales_all_gradients_by_one_coefficient() -> None:

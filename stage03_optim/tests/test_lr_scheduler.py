@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from numpygpt.autograd import Tensor
+from numpygpt.autograd.exercises import check_value
 from numpygpt.optim import SGD, AdamW
 from numpygpt.optim.lr_scheduler import (
     CosineAnnealingLR,
@@ -51,6 +52,36 @@ def test_cosine_closed_form_at_chosen_steps() -> None:
     for t in range(2 * T + 3):  # and beyond T it climbs back, period 2·T_max
         closed = eta_min + (lr - eta_min) * (1 + math.cos(math.pi * t / T)) / 2
         assert lrs[t] == pytest.approx(closed, rel=1e-12), f"cosine at step {t}"
+
+
+@pytest.mark.ex3_5
+def test_warmup_cosine_by_hand() -> None:
+    lr, W, M, min_lr = 0.1, 2, 6, 0.01
+    got = np.array(lrs_over(WarmupCosineLR(make_opt(lr), warmup_iters=W, max_iters=M, min_lr=min_lr), 8))
+    t = np.arange(9)
+    cos = lambda ratio: 0.5 * (1 + np.cos(np.pi * ratio))  # noqa: E731
+    ratio = np.clip((t - W) / (M - W), 0, 1)
+    right = np.where(t < W, lr * (t + 1) / (W + 1), min_lr + cos(ratio) * (lr - min_lr))
+    check_value(
+        got,
+        right,
+        f"WarmupCosineLR(lr {lr}, warmup_iters {W}, max_iters {M}, min_lr {min_lr}) at steps 0..8",
+        {
+            "the warm-up starts at 0, wasting the first step: step t of the warm-up uses lr (t + 1) / (W + 1)": (
+                np.where(t < W, lr * t / W, right)
+            ),
+            "the cosine is measured from step 0: it runs from warmup_iters (the peak) to max_iters (min_lr)": (
+                np.where(t < W, right, min_lr + cos(np.clip(t / M, 0, 1)) * (lr - min_lr))
+            ),
+            "the cosine ends at 0: it falls from the peak to min_lr": np.where(
+                (t < W) | (t > M), right, cos(ratio) * lr
+            ),
+            "after max_iters the cosine rises again: past max_iters the lr stays at min_lr": np.where(
+                t < W, right, min_lr + cos((t - W) / (M - W)) * (lr - min_lr)
+            ),
+        },
+        rtol=1e-12,
+    )
 
 
 def test_warmup_cosine_at_chosen_steps() -> None:

@@ -31,7 +31,10 @@ def test_matrices_decay_vectors_do_not() -> None:
     named = gpt_like_named_parameters()
     decay, no_decay = configure_weight_decay(named, 0.1)
     assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
-    assert decay["param_names"] == ["wte.weight", "wpe.weight", "h.0.attn.c_attn.weight", "h.0.mlp.c_fc.weight"]
+    matrices = ["wte.weight", "wpe.weight", "h.0.attn.c_attn.weight", "h.0.mlp.c_fc.weight"]
+    vectors = [n for n in decay["param_names"] if n not in matrices]
+    assert not vectors, f"{vectors} decayed: a bias or LayerNorm vector (1-D) is not decayed, only matrices are"
+    assert decay["param_names"] == matrices
     assert no_decay["param_names"] == [
         "h.0.ln_1.weight",
         "h.0.ln_1.bias",
@@ -53,7 +56,11 @@ def test_adamw_shrinks_only_the_matrices() -> None:
     shrunk = np.float32(1 - 0.5 * 0.1)
     for name, p in named:
         expected = shrunk if p.ndim >= 2 else np.float32(1.0)
-        assert np.all(p.data == expected), f"{name} ({p.ndim}-D) should be {expected}, got {p.data.flat[0]}"
+        assert np.all(p.data == expected), f"{name} ({p.ndim}-D) should be {expected}, got {p.data.flat[0]}: " + (
+            "a weight matrix or embedding (2-D or more) is decayed"
+            if p.ndim >= 2
+            else "a bias or LayerNorm vector (1-D) is not decayed: it should sit where the data puts it"
+        )
     assert opt.state_dict()["param_groups"][0]["param_names"][0] == "wte.weight"
 
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from numpygpt.autograd import Tensor
+from numpygpt.autograd.exercises import check_value
 from numpygpt.optim import SGD
 
 pytestmark = pytest.mark.sgd
@@ -32,6 +33,68 @@ def run(opt_kwargs: dict, steps: int = 3) -> list[np.ndarray]:
 def check(got: list[np.ndarray], expected: list[list[float]]) -> None:
     for t, (a, e) in enumerate(zip(got, expected, strict=True), start=1):
         np.testing.assert_allclose(a, e, rtol=1e-6, atol=1e-7, err_msg=f"θ after step {t}")
+
+
+def sgd_by_hand(
+    lr: float,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    mistake: str = "",
+) -> np.ndarray:
+    """θ after each step of SGD on GRADS from θ_0 = [1, -2], in float64, optionally with a classic mistake."""
+    theta, buf, out = np.array([1.0, -2.0]), None, []
+    for g in GRADS:
+        d = np.array(g)
+        if weight_decay:
+            d = d + weight_decay * theta
+        if momentum:
+            if buf is None:
+                buf = (1 - dampening) * d if mistake == "dampened first" else d.copy()
+            else:
+                buf = buf * (1.0 if mistake == "no decay" else momentum) + (1 - dampening) * d
+            d = d + momentum * buf if nesterov and mistake != "no look-ahead" else buf
+        theta = theta - lr * d
+        out.append(theta)
+    return np.array(out)
+
+
+SGD_MISTAKES = {
+    "no decay": "the old momentum buffer is not multiplied by the momentum: b_t = μ b_{t−1} + (1 − τ) g",
+    "dampened first": "the first step is dampened: the buffer starts as the first gradient itself (PyTorch's b_1 = g)",
+    "no look-ahead": "Nesterov steps along the buffer alone: it adds μ times the new buffer to the gradient",
+}
+
+
+@pytest.mark.ex3_1
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"lr": 0.1},
+        {"lr": 0.1, "momentum": 0.9, "dampening": 0.5},
+        {"lr": 0.1, "momentum": 0.9, "nesterov": True},
+        {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.5},
+    ],
+    ids=["plain", "momentum_dampening", "nesterov", "weight_decay"],
+)
+def test_sgd_steps_by_hand(kwargs: dict) -> None:
+    p = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    opt, array, got = SGD([p], **kwargs), p.data, []
+    for g in GRADS:
+        grad = np.array(g)
+        p.grad = Tensor(grad.copy())
+        opt.step()
+        assert np.array_equal(p.grad.data, grad), (
+            "SGD.step changed p.grad: the gradient is the caller's; make a new array wherever it changes (g + λθ)"
+        )
+        got.append(p.data.copy())
+    assert p.data is array, "SGD.step replaced p.data: update it in place (a tied or viewed parameter must see it)"
+    mistakes = {why: sgd_by_hand(**kwargs, mistake=m) for m, why in SGD_MISTAKES.items()}
+    mistakes["weight decay is missing: SGD's weight_decay adds λθ to the gradient"] = sgd_by_hand(
+        **{**kwargs, "weight_decay": 0.0}
+    )
+    check_value(np.array(got), sgd_by_hand(**kwargs), f"θ after 3 steps of SGD({kwargs})", mistakes)
 
 
 def test_plain_step_is_theta_minus_lr_grad() -> None:

@@ -129,7 +129,7 @@ class Adam(Optimizer):
                 state["step"] += 1
                 t = state["step"]
 
-                # exercise 3.2: weight decay: AdamW shrinks θ directly (θ ← θ − lr λ θ), Adam adds λθ to the gradient
+                # exercise 3.2: Adam's weight decay: added to the gradient (Adam) or applied to the parameter (AdamW)
                 if weight_decay != 0:
                     if decoupled:
                         p.data *= 1 - lr * weight_decay  # θ ← θ − lr λ θ
@@ -137,7 +137,7 @@ class Adam(Optimizer):
                         grad = grad + weight_decay * p.data  # g ← g + λθ (a new array)
                 # end exercise 3.2
 
-                # exercise 3.3: the Adam update: moments m and v in place, bias correction, θ ← θ − lr m̂ / (√v̂ + ε) (AMSGrad: the largest v)
+                # exercise 3.3: the Adam update: both moments, their bias correction and the step (AMSGrad too)
                 # One scratch array serves every elementwise temporary of this parameter.
                 tmp = np.subtract(grad, m)
                 tmp *= 1 - beta1

@@ -128,7 +128,7 @@ def clip_grads_with_norm_(parameters: TensorOrTensors, max_norm: float, total_no
     grads = _grads(parameters, where)
     if len(grads) == 0:
         return
-    # exercise 3.4: clip_grads_with_norm_: scale every gradient in place by min(max_norm / (total_norm + 1e-6), 1)
+    # exercise 3.4: clip_grads_with_norm_: scale every gradient in place so that their total norm is at most max_norm
     total = np.asarray(total_norm.data)
     one = total.dtype.type(1.0)
     # NOTE: computed in the norm's dtype, as PyTorch does in float32; a NaN norm gives a NaN

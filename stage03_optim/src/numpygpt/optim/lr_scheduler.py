@@ -417,7 +417,7 @@ class WarmupCosineLR(LRScheduler):
         """The lr at step `it` (an int >= 0) for a group whose initial lr is `base_lr` (the formula above)."""
         it = check_int(it, "it", "a step index >= 0", lambda n: n >= 0, where="WarmupCosineLR.lr_at")
         base_lr = check_nonnegative(base_lr, "base_lr", where="WarmupCosineLR.lr_at")
-        # exercise 3.5: WarmupCosineLR.lr_at: linear warm-up, then a cosine from base_lr down to min_lr, then min_lr
+        # exercise 3.5: WarmupCosineLR.lr_at: the learning rate at step `it`
         if it < self.warmup_iters:
             return base_lr * (it + 1) / (self.warmup_iters + 1)
         if it > self.max_iters:

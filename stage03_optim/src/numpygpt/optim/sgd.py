@@ -95,7 +95,7 @@ class SGD(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                # exercise 3.1: SGD.step for one parameter: weight decay, momentum buffer (dampening, Nesterov), then θ ← θ − lr g in place
+                # exercise 3.1: SGD.step for one parameter: the update, with weight decay, momentum, dampening and Nesterov
                 d_p = p.grad.data  # never modified: a new array wherever it changes
                 if weight_decay != 0:
                     d_p = d_p + weight_decay * p.data  # g + λθ
