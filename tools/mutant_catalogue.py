@@ -883,7 +883,7 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "kv-cache-new-token-at-position-zero",
         G + "models/gpt.py",
-        "logits = self.next_token_logits(idx[:, seen:], start=seen)",
+        "logits = self.next_token_logits(idx[:, seen:], start=caches[0].pos)",
         "logits = self.next_token_logits(idx[:, seen:])",
         "with a KV cache the new token sits at position P (the tokens cached), not 0: its position embedding must say so",
         expect=r"with the cache holding P tokens it sits at position P",
@@ -892,8 +892,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "kv-cache-mask-aligned-top-left",
         G + "models/kv_cache.py",
-        "np.tril(np.ones((T, self.pos), dtype=bool), k=self.pos - T)",
-        "np.tril(np.ones((T, self.pos), dtype=bool))",
+        "np.tril(np.ones((T, S), dtype=bool), k=S - T)",
+        "np.tril(np.ones((T, S), dtype=bool))",
         "queries fed after a cache are the newest positions: the causal mask is aligned to the bottom right",
         expect=r"aligned to the newest position \(bottom right\)",
         select=("tests/test_sampling_with_cache.py", "-k", "chunks"),

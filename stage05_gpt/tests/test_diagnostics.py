@@ -50,13 +50,12 @@ def batch(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 # ----- attention: the recomputed probabilities are the fused op's ------------------------------
 def test_attention_probs_of_the_lesson_example_by_hand() -> None:
     # One head, hs = 2, queries = keys = [[1,0],[0,1],[1,1]] (stage05's lesson): scores q k^T / sqrt(2).
-    qk = np.array([[1, 0], [0, 1], [1, 1]], dtype=np.float32)
-    qkv = np.concatenate([qk, qk, np.zeros_like(qk)], axis=1)[None]  # (1, 3, 6): q, k, v of one head
+    qk = np.array([[1, 0], [0, 1], [1, 1]], dtype=np.float32)[None, None]  # (1, 1, 3, 2): one head
     s = 1 / math.sqrt(2)
     row1 = [1 / (1 + math.exp(s)), math.exp(s) / (1 + math.exp(s)), 0.0]
     z = 2 * math.exp(s) + math.exp(2 * s)
     row2 = [math.exp(s) / z, math.exp(s) / z, math.exp(2 * s) / z]
-    np.testing.assert_allclose(attention_probs(qkv, 1)[0, 0], [[1, 0, 0], row1, row2], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(attention_probs(qk, qk)[0, 0], [[1, 0, 0], row1, row2], rtol=1e-6, atol=1e-7)
 
 
 def test_attention_probs_equal_what_the_fused_op_uses() -> None:
@@ -64,30 +63,29 @@ def test_attention_probs_equal_what_the_fused_op_uses() -> None:
     qkv = rng.standard_normal((2, 7, 3 * 12)).astype(np.float32)
     q, k, v = split_heads(Tensor(qkv, requires_grad=True), 3)
     y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-    p = attention_probs(qkv, 3)
+    p = attention_probs(q.data, k.data)
     assert p.shape == (2, 3, 7, 7) and p.dtype == np.float32
     np.testing.assert_allclose(p, y.creator.p, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(p @ v.data, y.data, rtol=1e-5, atol=1e-6)
 
 
 def test_attention_entropy_of_the_lesson_example_by_hand() -> None:
-    qk = np.array([[1, 0], [0, 1], [1, 1]], dtype=np.float64)
-    qkv = np.concatenate([qk, qk, np.zeros_like(qk)], axis=1)[None]  # one head: rows 1, (a, b), (c, c, d)
+    qk = np.array([[1, 0], [0, 1], [1, 1]], dtype=np.float64)[None, None]  # one head: rows 1, (a, b), (c, c, d)
     s = 1 / math.sqrt(2)
     a, b = 1 / (1 + math.exp(s)), math.exp(s) / (1 + math.exp(s))
     z = 2 * math.exp(s) + math.exp(2 * s)
     c, d = math.exp(s) / z, math.exp(2 * s) / z
     rows = [0.0, -(a * math.log(a) + b * math.log(b)), -(2 * c * math.log(c) + d * math.log(d))]
-    np.testing.assert_allclose(attention_entropy(qkv, 1), [sum(rows) / 3], rtol=1e-12)
+    np.testing.assert_allclose(attention_entropy(qk, qk), [sum(rows) / 3], rtol=1e-12)
 
 
 def test_attention_entropy_is_that_of_the_probabilities() -> None:
     rng = np.random.default_rng(2)
-    qkv = 3 * rng.standard_normal((2, 9, 3 * 8))  # large scores: some weights underflow to 0
-    p = attention_probs(qkv, 2)
+    q, k = 3 * rng.standard_normal((2, 2, 2, 9, 4))  # large scores: some weights underflow to 0
+    p = attention_probs(q, k)
     assert (p[..., np.tril_indices(9)[0], np.tril_indices(9)[1]] < 1e-12).any()
     want = -(p * np.log(np.where(p > 0, p, 1))).sum(-1).mean(axis=(0, 2))
-    np.testing.assert_allclose(attention_entropy(qkv, 2), want, rtol=1e-10)
+    np.testing.assert_allclose(attention_entropy(q, k), want, rtol=1e-10)
 
 
 def test_update_ratio_by_hand() -> None:

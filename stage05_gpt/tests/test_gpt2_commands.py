@@ -95,6 +95,8 @@ def test_init_from_sets_the_sizes_and_the_tokenizer(cfg: TrainConfig, gpt2_folde
     small = [*data, "--max_iters=1", "--eval_iters=1", "--batch_size=2", "--sample_tokens=0"]
     code, _, err = run_train([*small, f"--init_from={gpt2_folder}", "--block_size=8", "--n_layer=3", "--gelu=none"])
     assert code == 2 and "--n_layer, --gelu: set by the pretrained model of --init_from" in err
+    code, _, err = run_train([*small, f"--init_from={gpt2_folder}", "--block_size=8", "--position=rope"])
+    assert code == 2 and "--position: set by the pretrained model of --init_from" in err, "GPT-2 has learned positions"
     code, _, err = run_train([*small, "--tokenizer=gpt2"])
     assert code == 2 and "gpt2 comes with --init_from" in err
     code, _, err = run_train([*small, f"--init_from={gpt2_folder}", "--block_size=32"])

@@ -118,12 +118,16 @@ def test_resume_refuses_a_different_model_tokenizer_or_data_one_line_per_field(
 ) -> None:
     assert run_train(argv(cfg, max_iters=6))[0] == 0
     before = snapshot(cfg.out_dir)
-    code, out, err = run_train(argv(cfg, n_head=4, n_layer=2, tokenizer="bpe", resume=True))
+    code, out, err = run_train(
+        argv(cfg, n_head=4, n_layer=2, tokenizer="bpe", position="rope", n_kv_head=1, resume=True)
+    )
     assert code == 2
     assert err.splitlines() == [
         "error: --tokenizer: the checkpoint has 'char', asked 'bpe'",
         "error: --n_layer: the checkpoint has 1, asked 2",
         "error: --n_head: the checkpoint has 2, asked 4",
+        "error: --position: the checkpoint has 'learned', asked 'rope'",
+        "error: --n_kv_head: the checkpoint has None, asked 1",
         f"error: --resume keeps the model, tokenizer and data of the run in {cfg.out_dir}: drop these options, "
         "or start a new run with another --out_dir",
     ]

@@ -17,7 +17,7 @@ import argparse
 import dataclasses
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, NoReturn
 
 
@@ -70,9 +70,11 @@ def parse_bool(s: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {s!r}")
 
 
-# `float | None`: an option whose default (None) is worked out from others, e.g. min_lr from learning_rate.
+# `float | None`, `int | None`: an option whose default (None) is worked out from others, e.g. min_lr from
+# learning_rate, n_kv_head from n_head.
 _TYPES: dict[str, Callable[[str], Any]] = {
     "int": int,
+    "int | None": int,
     "float": float,
     "float | None": float,
     "str": str,
@@ -81,20 +83,26 @@ _TYPES: dict[str, Callable[[str], Any]] = {
 
 
 def add_options(
-    parser: argparse.ArgumentParser, cls: type, sections: dict[str, str] | None = None, defaults: Any = None
+    parser: argparse.ArgumentParser,
+    cls: type,
+    sections: dict[str, str] | None = None,
+    defaults: Any = None,
+    skip: Collection[str] = (),
 ) -> None:
     """One option per field of the dataclass `cls`, `--name` (`--name-with-dashes` works too).
 
     Every option's default is None, so that the parsed namespace tells which ones were given
     (`given_options`); the help text shows the real default, taken from `defaults` (an
     instance of cls; default: cls()). `sections` maps the first field of a section to its
-    title in --help.
+    title in --help. Fields named in `skip` get no option (a command that sets them itself).
     """
     defaults = defaults if defaults is not None else cls()
     group: Any = parser
     for f in dataclasses.fields(cls):
         if sections and f.name in sections:
             group = parser.add_argument_group(sections[f.name])
+        if f.name in skip:
+            continue
         kind = _TYPES[str(f.type)]
         # A bool may stand alone (`--resume`) or take a value (`--bias false`).
         extra: dict[str, Any] = {"nargs": "?", "const": True} if kind is parse_bool else {}

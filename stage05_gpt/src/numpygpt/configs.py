@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from numpygpt.cli import ArgumentParser, ConfigError, add_options, given_options, option
+from numpygpt.models.gpt import OPTIONS
 from numpygpt.models.pretrained import PRETRAINED
 from numpygpt.utils.data.prepare import DATASETS, TOKENIZERS
 
@@ -51,6 +52,23 @@ class TrainConfig:
     dropout: float = option(0.0, "dropout probability, 0 <= p < 1")
     bias: bool = option(True, "biases in Linear layers and LayerNorms", fixed=True)
     gelu: str = option("tanh", "GELU form: tanh (GPT-2's) or none (exact erf)", fixed=True)
+    norm: str = option(
+        "layernorm", "normalisation: layernorm (GPT-2's) or rmsnorm (LLaMA's: no mean, no bias)", fixed=True
+    )
+    mlp: str = option(
+        "gelu",
+        "MLP: gelu (GPT-2's, 4 n_embd wide) or swiglu (LLaMA's gated MLP, 8/3 n_embd rounded up to 64)",
+        fixed=True,
+    )
+    position: str = option(
+        "learned", "positions: learned (GPT-2's table wpe) or rope (rotary embeddings of q and k)", fixed=True
+    )
+    n_kv_head: int | None = option(
+        None,
+        "key/value heads per block, shared by the query heads: a divisor of n_head, 1 = multi-query "
+        "(default: n_head, one per query head)",
+        fixed=True,
+    )
     batch_size: int = option(12, "sequences per forward pass")
     gradient_accumulation_steps: int = option(
         1, "forward passes whose gradients add up to one step (a batch of batch_size x this, in one pass's memory)"
@@ -140,7 +158,19 @@ CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 # The fields a pretrained model decides (--init_from): its sizes and its tokenizer.
-PRETRAINED_FIELDS = ("n_layer", "n_head", "n_embd", "bias", "gelu", "tokenizer", "bpe_vocab_size")
+PRETRAINED_FIELDS = (
+    "n_layer",
+    "n_head",
+    "n_embd",
+    "bias",
+    "gelu",
+    "norm",
+    "mlp",
+    "position",
+    "n_kv_head",
+    "tokenizer",
+    "bpe_vocab_size",
+)
 
 
 def with_init_from(cfg: TrainConfig, given: dict[str, Any] | None) -> TrainConfig:
@@ -251,7 +281,21 @@ def _allowed(cfg: TrainConfig) -> dict[str, tuple[bool, str]]:
         "n_head": (cfg.n_head >= 1 and cfg.n_embd % cfg.n_head == 0, f"a divisor of --n_embd ({cfg.n_embd})"),
         "block_size": (cfg.block_size >= 1, ">= 1"),
         "dropout": (0.0 <= cfg.dropout < 1.0, "0 <= dropout < 1"),
-        "gelu": (cfg.gelu in ("tanh", "none"), "tanh or none"),
+        "gelu": (
+            cfg.gelu in ("tanh", "none") and (cfg.mlp != "swiglu" or cfg.gelu == "tanh"),
+            "tanh or none (with --mlp swiglu, whose gate is SiLU, it has no effect: leave it at tanh)",
+        ),
+        "norm": (cfg.norm in OPTIONS["norm"], " or ".join(OPTIONS["norm"])),
+        "mlp": (cfg.mlp in OPTIONS["mlp"], " or ".join(OPTIONS["mlp"])),
+        "position": (
+            cfg.position == "learned"
+            or (cfg.position == "rope" and cfg.n_head >= 1 and cfg.n_embd // cfg.n_head % 2 == 0),
+            f"learned, or rope with an even head size (--n_embd / --n_head = {cfg.n_embd} / {cfg.n_head})",
+        ),
+        "n_kv_head": (
+            cfg.n_kv_head is None or (cfg.n_kv_head >= 1 and cfg.n_head % cfg.n_kv_head == 0),
+            f"a divisor of --n_head ({cfg.n_head}): 1 = multi-query attention, {cfg.n_head} = one per query head",
+        ),
         "batch_size": (cfg.batch_size >= 1, ">= 1"),
         "gradient_accumulation_steps": (cfg.gradient_accumulation_steps >= 1, ">= 1"),
         "max_iters": (cfg.max_iters >= 0, ">= 0"),
@@ -281,6 +325,7 @@ _PYTHON_TYPES: dict[str, type | tuple[type, ...]] = {
     "int": int,
     "float": (int, float),
     "float | None": (int, float, type(None)),
+    "int | None": (int, type(None)),
     "str": str,
     "bool": bool,
 }

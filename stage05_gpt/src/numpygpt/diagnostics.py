@@ -27,7 +27,9 @@ Everything is measured inside the real step, so watching changes nothing: the sa
 batches and losses as a run without diagnostics (tested). Forward hooks (stage02's
 `register_forward_hook`) see the activations; attention's fused op does not keep its
 probabilities for anyone else, so `attention_probs` recomputes them from the q and k the op
-was given. All of it costs time on watched steps only; the steps between run as without it.
+was given (`CausalSelfAttention.queries_keys`: rotated with RoPE, shared key heads repeated
+with grouped-query attention). All of it costs time on watched steps only; the steps between
+run as without it.
 """
 
 from __future__ import annotations
@@ -60,17 +62,15 @@ HEALTHY_UPDATE_RATIO = -3.0  # log10 of 1e-3, the rule of thumb, drawn as a guid
 MASKED = -1e30
 
 
-def causal_scores(qkv: np.ndarray, n_head: int) -> np.ndarray:
-    """The attention scores (B, nh, T, T) behind c_attn's output qkv (B, T, 3C), ready for a softmax.
+def causal_scores(q: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """The attention scores (B, nh, T, T) of queries and keys (B, nh, T, hs), ready for a softmax.
 
-    qkv holds q, k, v side by side, each split into nh heads of hs = C / nh, as
-    `models.heads.split_heads` splits it. s = q k^T / sqrt(hs), MASKED above the diagonal (query
-    t sees keys 0..t), each row shifted so that its largest score is 0 (then exp never overflows).
+    q and k are what an attention layer scores, one key head per query head
+    (`CausalSelfAttention.queries_keys` makes them from c_attn's output). s = q k^T / sqrt(hs),
+    MASKED above the diagonal (query t sees keys 0..t), each row shifted so that its largest
+    score is 0 (then exp never overflows).
     """
-    B, T, C3 = qkv.shape
-    hs = C3 // 3 // n_head
-    heads = qkv.reshape(B, T, 3, n_head, hs).transpose(2, 0, 3, 1, 4)  # (3, B, nh, T, hs), a view
-    q, k = np.ascontiguousarray(heads[0]), np.ascontiguousarray(heads[1])  # contiguous: faster products
+    T, hs = q.shape[-2:]
     s = q @ k.swapaxes(-1, -2)  # (B, nh, T, T)
     s *= np.asarray(1.0 / math.sqrt(hs), dtype=s.dtype)
     s += np.triu(np.full((T, T), MASKED, dtype=s.dtype), k=1)
@@ -78,24 +78,24 @@ def causal_scores(qkv: np.ndarray, n_head: int) -> np.ndarray:
     return s
 
 
-def attention_probs(qkv: np.ndarray, n_head: int) -> np.ndarray:
-    """The causal attention weights P (B, nh, T, T) computed from c_attn's output qkv (B, T, 3C).
+def attention_probs(q: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """The causal attention weights P (B, nh, T, T) of queries and keys (B, nh, T, hs).
 
     P = softmax(q k^T / sqrt(hs) + causal mask) per row: the matrix that
     scaled_dot_product_attention multiplies v by (equal to it: tested).
     """
-    e = np.exp(causal_scores(qkv, n_head))
+    e = np.exp(causal_scores(q, k))
     return e / (e @ np.ones(e.shape[-1], e.dtype))[..., None]  # row sums, as a BLAS product (faster than sum)
 
 
-def attention_entropy(qkv: np.ndarray, n_head: int) -> np.ndarray:
-    """Mean attention entropy per head, in nats, from c_attn's output qkv (B, T, 3C) -> (nh,).
+def attention_entropy(q: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Mean attention entropy per head, in nats, of queries and keys (B, nh, T, hs) -> (nh,).
 
     H = -Σ_j p_j log p_j over each query's row, averaged over batch and queries. With the
     shifted scores s, p_j = e_j / Z (e = exp(s), Z = Σ e) and log p_j = s_j - log Z, so
     H = log Z - Σ_j e_j s_j / Z: no log of the whole (B, nh, T, T) array.
     """
-    s = causal_scores(qkv, n_head)
+    s = causal_scores(q, k)
     e = np.exp(s)
     ones = np.ones(s.shape[-1], s.dtype)  # row sums as BLAS products: faster than .sum(-1) on short rows
     z = e @ ones  # (B, nh, T)
@@ -136,7 +136,7 @@ class Probe:
             if isinstance(m, nn.GELU):
                 self._handles.append(m.register_forward_hook(self._gelu_tail(name)))
             if isinstance(m, CausalSelfAttention):
-                self._handles.append(m.c_attn.register_forward_hook(self._entropy(name, m.n_head)))
+                self._handles.append(m.c_attn.register_forward_hook(self._entropy(name, m)))
         # One forward pass is watched (the first, when a step accumulates gradients over several):
         # the model's own hook, which runs after all the inner ones, takes them off.
         self._handles.append(model.register_forward_hook(lambda module, args, out: self.close()))
@@ -154,9 +154,9 @@ class Probe:
 
         return hook
 
-    def _entropy(self, name: str, n_head: int) -> nn.module.ForwardHook:
+    def _entropy(self, name: str, attn: CausalSelfAttention) -> nn.module.ForwardHook:
         def hook(module: nn.Module, args: tuple[Any, ...], qkv: Tensor) -> None:
-            entropy = attention_entropy(qkv.data, n_head)
+            entropy = attention_entropy(*attn.queries_keys(qkv.data))
             self.rows += [(name, f"entropy_head{h}", float(e)) for h, e in enumerate(entropy)]
 
         return hook

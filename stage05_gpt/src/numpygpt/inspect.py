@@ -54,7 +54,7 @@ def attention_maps(model: GPT, ids: np.ndarray) -> tuple[list[np.ndarray], np.nd
     maps: list[np.ndarray] = []
 
     def keep(attn: CausalSelfAttention) -> Any:
-        return lambda module, args, qkv: maps.append(attention_probs(qkv.data, attn.n_head)[0])
+        return lambda module, args, qkv: maps.append(attention_probs(*attn.queries_keys(qkv.data))[0])
 
     attns = [m for m in model.modules() if isinstance(m, CausalSelfAttention)]
     handles = [a.c_attn.register_forward_hook(keep(a)) for a in attns]

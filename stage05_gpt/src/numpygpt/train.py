@@ -122,6 +122,10 @@ def build(
                 dropout=cfg.dropout,
                 bias=cfg.bias,
                 gelu=cfg.gelu,
+                norm=cfg.norm,
+                mlp=cfg.mlp,
+                position=cfg.position,
+                n_kv_head=cfg.n_kv_head,
             )
         )
     groups = configure_weight_decay(model.named_parameters(), cfg.weight_decay)

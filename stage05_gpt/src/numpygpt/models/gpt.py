@@ -3,6 +3,10 @@
 Parameter names follow GPT-2's (transformer.wte.weight, transformer.h.0.attn.c_attn.weight,
 ...), with Linear weights stored (out_features, in_features) as PyTorch does, so a
 state_dict moves between this model and PyTorch GPT implementations without renaming.
+
+Four options swap in the changes LLaMA made to GPT-2 (the stage05 lesson, "Experiments"):
+norm="rmsnorm", mlp="swiglu", position="rope" and n_kv_head < n_head (grouped-query
+attention). Their defaults are GPT-2: the same modules, names, shapes and numbers.
 """
 
 from __future__ import annotations
@@ -36,6 +40,23 @@ class GPTConfig:
     dropout: float = 0.0  # dropout on attention weights, and after attention and MLP
     bias: bool = True  # biases in the Linear layers and LayerNorms, as GPT-2
     gelu: str = "tanh"  # GPT-2's tanh-approximated GELU ("none" = the exact erf form)
+    norm: str = "layernorm"  # "rmsnorm": RMSNorm (no mean subtracted, no bias) in place of every LayerNorm
+    mlp: str = "gelu"  # "swiglu": c_proj(silu(c_fc(x)) * c_up(x)), hidden 8/3 n_embd rounded up to 64
+    position: str = "learned"  # "rope": rotary embeddings of q and k in every attention layer, no wpe
+    n_kv_head: int | None = None  # key/value heads: None = n_head, 1 = multi-query, a divisor = grouped-query
+
+    @property
+    def kv_heads(self) -> int:
+        """The number of key/value heads (n_kv_head, or n_head when it is None)."""
+        return self.n_head if self.n_kv_head is None else self.n_kv_head
+
+    @property
+    def mlp_hidden(self) -> int:
+        """The MLP's hidden width: 4 n_embd (GPT-2), or for SwiGLU LLaMA's 8/3 n_embd rounded up to a
+        multiple of 64 (three matrices of that width hold about as many weights as GPT-2's two)."""
+        if self.mlp == "swiglu":
+            return -(-(8 * self.n_embd // 3) // 64) * 64
+        return 4 * self.n_embd
 
     def __post_init__(self) -> None:
         for name in ("block_size", "vocab_size", "n_layer", "n_head", "n_embd"):
@@ -47,27 +68,72 @@ class GPTConfig:
             raise ValueError(f"GPTConfig: dropout must be in [0, 1), got {self.dropout}")
         if self.gelu not in ("none", "tanh"):
             raise ValueError(f"GPTConfig: gelu must be 'none' or 'tanh', got {self.gelu!r}")
+        for name, allowed in OPTIONS.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"GPTConfig: {name} must be {' or '.join(map(repr, allowed))}, got {getattr(self, name)!r}"
+                )
+        kv = self.n_kv_head
+        if kv is not None and (isinstance(kv, bool) or not isinstance(kv, int) or kv <= 0 or self.n_head % kv):
+            raise ValueError(
+                f"GPTConfig: n_kv_head must be None or a divisor of n_head={self.n_head} "
+                f"(1 = multi-query, n_head = multi-head attention), got {kv!r}"
+            )
+        if self.position == "rope" and (self.n_embd // self.n_head) % 2:
+            raise ValueError(
+                f"GPTConfig: position='rope' rotates pairs of numbers and needs an even head size; "
+                f"n_embd / n_head = {self.n_embd} / {self.n_head} = {self.n_embd // self.n_head}"
+            )
+        if self.mlp == "swiglu" and self.gelu != "tanh":
+            raise ValueError(
+                f"GPTConfig: gelu={self.gelu!r} has no effect with mlp='swiglu' (its gate is SiLU); leave gelu at 'tanh'"
+            )
+
+
+# The architecture options and their values; the first of each is GPT-2's (the default).
+OPTIONS = {"norm": ("layernorm", "rmsnorm"), "mlp": ("gelu", "swiglu"), "position": ("learned", "rope")}
+
+
+def norm(config: GPTConfig) -> nn.LayerNorm | nn.RMSNorm:
+    """The normalisation of the residual stream: GPT-2's LayerNorm, or RMSNorm (norm="rmsnorm",
+    eps 1e-5 as the LayerNorm's, so that the normalisation is the only change)."""
+    if config.norm == "rmsnorm":
+        return nn.RMSNorm(config.n_embd, eps=1e-5)
+    return nn.LayerNorm(config.n_embd, bias=config.bias)
 
 
 class CausalSelfAttention(nn.Module):
-    """Multi-head self-attention where position t sees positions 0..t only."""
+    """Multi-head self-attention where position t sees positions 0..t only.
+
+    With n_kv_head < n_head, grouped-query attention: each of the n_kv_head key/value heads is
+    shared by n_head / n_kv_head query heads (1: multi-query). With position="rope", q and k are
+    rotated by their positions (rotary embeddings) before their scores are taken.
+    """
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)  # q, k, v at once
+        hs = config.n_embd // config.n_head
+        self.n_head, self.n_kv_head, self.dropout = config.n_head, config.kv_heads, config.dropout
+        # q, k, v at once: n_head query heads, then n_kv_head key and n_kv_head value heads of hs each (3C wide
+        # when n_kv_head = n_head, GPT-2's c_attn)
+        self.c_attn = nn.Linear(config.n_embd, (self.n_head + 2 * self.n_kv_head) * hs, bias=config.bias)
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
-        self.n_head, self.dropout = config.n_head, config.dropout
+        self.grouped = self.n_kv_head < self.n_head  # query heads share key/value heads (enable_gqa)
+        # RoPE's cos and sin tables for positions 0..block_size-1 (extended if generation goes past them): no parameters
+        self.rotary = nn.RotaryEmbedding(hs, config.block_size) if config.position == "rope" else None
         self.kv_cache: KVCache | None = None  # set by GPT.stream for each generation step
 
     def forward(self, x: Tensor) -> Tensor:
-        # x: (B, T, C); nh = n_head heads of size hs = C / nh
+        # x: (B, T, C); nh = n_head query heads and nkv = n_kv_head key/value heads, of size hs = C / nh
         if self.kv_cache is not None:
             return self.forward_cached(x, self.kv_cache)
-        # exercise 5.1: CausalSelfAttention.forward: q, k, v heads from c_attn(x), causal attention (dropout only in training), heads merged, c_proj
-        q, k, v = split_heads(self.c_attn(x), self.n_head)  # (B, T, 3C) -> 3 x (B, nh, T, hs)
+        # exercise 5.1: CausalSelfAttention.forward: q, k, v heads from c_attn(x), rotated when self.rotary is set, causal attention (grouped when self.grouped; dropout only in training), heads merged, c_proj
+        q, k, v = split_heads(self.c_attn(x), self.n_head, self.n_kv_head)  # q (B, nh, T, hs), k and v (B, nkv, T, hs)
+        if self.rotary is not None:
+            q, k = self.rotary(q, k)  # RoPE: row t of q and of k rotated by position t
         y = F.scaled_dot_product_attention(
-            q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0
+            q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0, enable_gqa=self.grouped
         )  # (B, nh, T, hs)
         y = merge_heads(y)  # heads side by side again: (B, T, C)
         return self.resid_dropout(self.c_proj(y))
@@ -75,38 +141,66 @@ class CausalSelfAttention(nn.Module):
 
     def forward_cached(self, x: Tensor, cache: KVCache) -> Tensor:
         """forward during generation: x (B, T, C) holds only the tokens the cache has not seen;
-        their queries attend to the P cached keys and values and to their own."""
-        q, k, v = split_heads(self.c_attn(x), self.n_head)  # 3 x (B, nh, T, hs)
-        k, v = cache.update(k, v)  # (B, nh, P + T, hs): the cached positions, then these T
-        mask = cache.attention_mask(q.shape[2])  # (T, P + T): causal, aligned to the newest position
+        their queries attend to the cached keys and values they may see and to their own."""
+        q, k, v = self.heads(self.c_attn(x), offset=cache.pos)  # q (B, nh, T, hs), k and v (B, nkv, T, hs)
+        k, v = cache.update(k, v)  # (B, nkv, S, hs): the S positions these T queries may see, these T last
+        mask = cache.attention_mask(q.shape[2])  # (T, S): causal, aligned to the newest position
         y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
+            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0, enable_gqa=self.grouped
         )  # (B, nh, T, hs)
         return self.resid_dropout(self.c_proj(merge_heads(y)))  # (B, T, C)
 
+    def heads(self, qkv: Tensor, offset: int = 0) -> tuple[Tensor, Tensor, Tensor]:
+        """c_attn's output (B, T, (nh + 2 nkv) hs) as q (B, nh, T, hs), k and v (B, nkv, T, hs), q and k
+        rotated by the positions offset..offset+T-1 when the positions are rotary."""
+        q, k, v = split_heads(qkv, self.n_head, self.n_kv_head)
+        if self.rotary is not None:  # a key keeps the rotation of its absolute position for good
+            q, k = self.rotary(q, k, offset=offset)
+        return q, k, v
+
+    @no_grad()
+    def queries_keys(self, qkv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """q and k (B, nh, T, hs) whose scaled products are this layer's attention scores, from c_attn's
+        output qkv (B, T, (nh + 2 nkv) hs) at positions 0..T-1: rotated (RoPE), and each key head
+        repeated for the query heads that share it (head h reads key head h // (nh / nkv)).
+        For the diagnostics and attention maps, which watch c_attn's output."""
+        q, k, _ = self.heads(Tensor(qkv))
+        return q.data, np.repeat(k.data, self.n_head // self.n_kv_head, axis=1)
+
 
 class MLP(nn.Module):
-    """Position-wise feed-forward: widen 4x, GELU, project back."""
+    """Position-wise feed-forward. GPT-2's (mlp="gelu"): widen 4x, GELU, project back.
+
+    LLaMA's (mlp="swiglu"): c_proj(silu(c_fc(x)) * c_up(x)), hidden width 8/3 n_embd rounded up to
+    a multiple of 64. c_fc, c_up and c_proj are LLaMA's gate_proj, up_proj and down_proj: c_fc's
+    output goes through the nonlinearity, as in GPT-2's MLP.
+    """
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
-        self.gelu = nn.GELU(approximate=config.gelu)
-        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        hidden = config.mlp_hidden
+        self.c_fc = nn.Linear(config.n_embd, hidden, bias=config.bias)
+        self.gelu = nn.GELU(approximate=config.gelu) if config.mlp == "gelu" else None
+        self.c_up = nn.Linear(config.n_embd, hidden, bias=config.bias) if config.mlp == "swiglu" else None
+        self.c_proj = nn.Linear(hidden, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.c_up is not None:  # SwiGLU: the gate silu(c_fc(x)) scales c_up(x), elementwise
+            return self.dropout(self.c_proj(F.swiglu(self.c_fc(x), self.c_up(x))))  # (B, T, C)
+        assert self.gelu is not None
         return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))  # (B, T, C)
 
 
 class Block(nn.Module):
-    """x + attn(ln_1(x)), then + mlp(ln_2(x)): pre-LayerNorm residual block."""
+    """x + attn(ln_1(x)), then + mlp(ln_2(x)): pre-LayerNorm residual block (ln_1 and ln_2 are
+    RMSNorms with norm="rmsnorm")."""
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.ln_1 = norm(config)
         self.attn = CausalSelfAttention(config)
-        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.ln_2 = norm(config)
         self.mlp = MLP(config)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -121,10 +215,10 @@ class Transformer(nn.ModuleDict):
     see what each one is (a plain ModuleDict's entries are unknown until run time)."""
 
     wte: nn.Embedding  # token embedding (V, C)
-    wpe: nn.Embedding  # position embedding (block_size, C)
+    wpe: nn.Embedding  # position embedding (block_size, C); none with position="rope"
     drop: nn.Dropout
     h: nn.ModuleList  # the n_layer Blocks
-    ln_f: nn.LayerNorm  # the final LayerNorm
+    ln_f: nn.LayerNorm | nn.RMSNorm  # the final normalisation
 
 
 class GPT(nn.Module):
@@ -133,13 +227,15 @@ class GPT(nn.Module):
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         self.config = config
+        embeddings = {"wte": nn.Embedding(config.vocab_size, config.n_embd)}
+        if config.position == "learned":  # with rope, positions enter inside attention, as rotations
+            embeddings["wpe"] = nn.Embedding(config.block_size, config.n_embd)
         self.transformer = Transformer(
             dict(
-                wte=nn.Embedding(config.vocab_size, config.n_embd),
-                wpe=nn.Embedding(config.block_size, config.n_embd),
+                **embeddings,
                 drop=nn.Dropout(config.dropout),
                 h=nn.ModuleList(Block(config) for _ in range(config.n_layer)),
-                ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
+                ln_f=norm(config),
             )
         )
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
@@ -171,11 +267,14 @@ class GPT(nn.Module):
         B, T = ids.shape
         if self.config.block_size < T:
             raise ValueError(f"GPT.forward: sequence length {T} exceeds block_size {self.config.block_size}")
-        # exercise 5.3: GPT.forward: token + position embeddings, the blocks, ln_f, the tied lm_head; the mean cross-entropy when targets are given
+        # exercise 5.3: GPT.forward: token + position embeddings (token embeddings alone with rope), the blocks, ln_f, the tied lm_head; the mean cross-entropy when targets are given
         tr = self.transformer
         tok = tr.wte(ids)  # (B, T, C)
-        pos = tr.wpe(np.arange(T))  # (T, C), broadcast over the batch
-        x = tr.drop(tok + pos)  # (B, T, C)
+        if self.config.position == "rope":
+            x = tr.drop(tok)  # no position embedding: attention rotates q and k by their positions
+        else:
+            pos = tr.wpe(np.arange(T))  # (T, C), broadcast over the batch
+            x = tr.drop(tok + pos)  # (B, T, C)
         for block in tr.h:
             x = block(x)  # (B, T, C)
         x = tr.ln_f(x)
@@ -202,10 +301,14 @@ class GPT(nn.Module):
         """Yield max_new_tokens next tokens (B,) one at a time, each fed back in.
 
         With use_cache, each layer keeps the keys and values of the tokens it has seen (a
-        KVCache in its attention), so a step runs the model on the new token only, for as
-        long as the context fits in block_size. After that the context is cropped and every
-        token moves to a new position: the cached keys no longer hold, and each step runs on
-        the whole cropped context, as without a cache. Both ways give the same tokens.
+        KVCache in its attention), so a step runs the model on the new token only. Within
+        block_size both ways give the same tokens. Past it, without a cache the context is
+        cropped to its last block_size tokens and run again from position 0 at every step.
+        With learned positions, cropping moves every token to a new position: the cached keys
+        no longer hold, and the cached path does the same. With rotary positions a key keeps
+        the rotation of its absolute position, so the cache slides instead: each new token
+        attends to the keys and values of the block_size newest positions, computed once each
+        (a prompt longer than block_size is cropped to its last block_size tokens first).
         """
         if temperature < 0 or not math.isfinite(temperature):
             raise ValueError(f"generate: temperature must be >= 0 (0 = greedy), got {temperature}")
@@ -217,12 +320,14 @@ class GPT(nn.Module):
         if idx.ndim != 2 or idx.shape[1] == 0:
             raise ValueError(f"generate: idx must be (B, T) with T >= 1 prompt tokens, got shape {idx.shape}")
         rng = np.random.default_rng(seed) if seed is not None else nn.default_generator()
-        caches = [KVCache(self.config.block_size) for _ in self.transformer.h] if use_cache else None
+        block_size, sliding = self.config.block_size, self.config.position == "rope"
+        caches = [KVCache(block_size, sliding=sliding) for _ in self.transformer.h] if use_cache else None
+        seen = max(0, idx.shape[1] - block_size) if sliding else 0  # idx[:, seen:]: what the caches have not seen
         for _ in range(max_new_tokens):
-            if caches is not None and idx.shape[1] <= self.config.block_size:
-                seen = caches[0].pos  # feed only the tokens the caches have not seen yet
-                with self.kv_caches(caches):
-                    logits = self.next_token_logits(idx[:, seen:], start=seen)
+            if caches is not None and (sliding or idx.shape[1] <= block_size):
+                with self.kv_caches(caches):  # feed only the tokens the caches have not seen yet
+                    logits = self.next_token_logits(idx[:, seen:], start=caches[0].pos)
+                seen = idx.shape[1]
             else:
                 caches = None  # cropping moves every position: the cached keys are stale for good
                 context = idx[:, -self.config.block_size :]  # crop: the model knows block_size positions
@@ -260,7 +365,8 @@ class GPT(nn.Module):
 
         temperature 0 picks the most likely token (greedy); top_k keeps only the k most
         likely tokens before sampling; seed makes the sample reproducible; use_cache keeps
-        each layer's keys and values between steps (see `stream`): the same tokens, faster.
+        each layer's keys and values between steps (see `stream`): the same tokens, faster
+        (past block_size with position="rope", a sliding window instead of a cropped context).
         """
         idx = np.asarray(idx.data if isinstance(idx, Tensor) else idx)
         new = list(self.stream(idx, max_new_tokens, temperature, top_k, seed, use_cache))
@@ -268,16 +374,20 @@ class GPT(nn.Module):
 
     def next_token_logits(self, idx: np.ndarray, start: int = 0) -> np.ndarray:
         """The forward pass of generation: scores (B, V) for the token after idx (B, T), whose
-        first token sits at position `start` (the number of tokens the KV caches hold).
+        first token sits at position `start` (the number of tokens the KV caches have seen).
 
         As `forward`, but ln_f and lm_head run on the last position only: the others' scores
         are never used, and at GPT-2's vocabulary the head is the largest product of a step.
+        Rotary positions have no end: only T is limited to block_size (the caches' window).
         """
         B, T = idx.shape
-        if start + T > self.config.block_size:
-            raise ValueError(f"GPT: positions {start}..{start + T - 1} exceed block_size {self.config.block_size}")
+        c = self.config
+        if c.block_size < T or (c.position == "learned" and start + T > c.block_size):
+            raise ValueError(f"GPT: positions {start}..{start + T - 1} exceed block_size {c.block_size}")
         tr = self.transformer
-        x = tr.wte(idx) + tr.wpe(np.arange(start, start + T))  # (B, T, C)
+        x = tr.wte(idx)  # (B, T, C)
+        if c.position == "learned":
+            x = x + tr.wpe(np.arange(start, start + T))  # with rope, the attention layers rotate by position
         for block in tr.h:
             x = block(x)  # (B, T, C)
         x = tr.ln_f(x[:, T - 1 :])  # (B, 1, C)
@@ -298,9 +408,17 @@ class GPT(nn.Module):
 
     def flops_per_token(self) -> float:
         """Training FLOPs per token (forward + backward): 6 per parameter per token for the
-        matmuls, plus attention's 12 * n_layer * n_embd * block_size (PaLM appendix B)."""
+        matmuls, plus attention's 12 * n_layer * n_embd * block_size (PaLM appendix B).
+
+        The position table is a lookup, not a product: it is left out. So the count follows
+        each option: SwiGLU's three matrices, grouped-query attention's narrower c_attn, no
+        wpe with rope. The scores term is the same for grouped-query attention (every query
+        head still scores block_size keys) and RoPE's rotations are elementwise, not counted.
+        """
         c = self.config
-        n = self.num_parameters() - self.transformer.wpe.weight.data.size
+        n = self.num_parameters()
+        if "wpe" in self.transformer:
+            n -= self.transformer.wpe.weight.data.size
         return 6.0 * n + 12.0 * c.n_layer * c.n_embd * c.block_size
 
     @classmethod
@@ -315,7 +433,8 @@ class GPT(nn.Module):
 
     def crop_block_size(self, block_size: int) -> None:
         """Keep only the first block_size positions (nanoGPT's surgery for fine-tuning GPT-2's 1024
-        on shorter contexts): the position table shrinks to (block_size, C); nothing else depends on it."""
+        on shorter contexts): the position table shrinks to (block_size, C); nothing else depends on it
+        (with rotary positions there is no table: only the config changes)."""
         if (
             isinstance(block_size, bool)
             or not isinstance(block_size, int)
@@ -324,9 +443,10 @@ class GPT(nn.Module):
             raise ValueError(
                 f"crop_block_size: block_size must be an int in 1..{self.config.block_size}, got {block_size!r}"
             )
-        wpe = self.transformer.wpe
-        wpe.weight = nn.Parameter(wpe.weight.data[:block_size].copy())  # (block_size, C)
-        wpe.num_embeddings = block_size
+        if "wpe" in self.transformer:
+            wpe = self.transformer.wpe
+            wpe.weight = nn.Parameter(wpe.weight.data[:block_size].copy())  # (block_size, C)
+            wpe.num_embeddings = block_size
         self.config = dataclasses.replace(self.config, block_size=block_size)
 
     @classmethod

@@ -10,6 +10,10 @@ whose backward passes allocate a zero (3, B, nh, T, hs) array per GetItem and ha
 attention transposed, non-contiguous views that make its batched matmuls slower. Each
 direction here is one Function that copies once, into the layout the next op wants.
 The tests check both against that chain.
+
+With grouped-query attention the projection holds nh query heads, then nkv key heads and nkv
+value heads (nkv = nh: the three equal thirds above); the split is the same idea with three
+slots of unequal widths.
 """
 
 from __future__ import annotations
@@ -20,29 +24,41 @@ from numpygpt.autograd import Function, Tensor, once_differentiable
 
 
 class SplitHeads(Function):
-    """(B, T, 3C) -> q, k, v, each (B, nh, T, hs) and contiguous, hs = C / nh.
+    """(B, T, (nh + 2 nkv) hs) -> q (B, nh, T, hs), k and v (B, nkv, T, hs), each contiguous.
 
-    Backward: the three gradients are written back into their slots of one (B, T, 3C) array.
+    With nkv = nh (plain multi-head attention) the input is (B, T, 3C), C = nh hs.
+    Backward: the three gradients are written back into their slots of one (B, T, (nh + 2 nkv) hs) array.
     """
 
-    def __init__(self, n_head: int) -> None:
-        self.n_head = n_head
+    def __init__(self, n_head: int, n_kv_head: int) -> None:
+        self.n_head, self.n_kv_head = n_head, n_kv_head
 
     def forward(self, qkv: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        B, T, C3 = qkv.shape
-        hs = C3 // 3 // self.n_head
-        heads = np.ascontiguousarray(qkv.reshape(B, T, 3, self.n_head, hs).transpose(2, 0, 3, 1, 4))
-        return heads[0], heads[1], heads[2]  # each (B, nh, T, hs), a contiguous block
+        B, T, width = qkv.shape
+        nh, nkv = self.n_head, self.n_kv_head
+        hs = width // (nh + 2 * nkv)
+        if nkv == nh:  # one copy into (3, B, nh, T, hs): three contiguous blocks
+            heads = np.ascontiguousarray(qkv.reshape(B, T, 3, nh, hs).transpose(2, 0, 3, 1, 4))
+            return heads[0], heads[1], heads[2]  # each (B, nh, T, hs)
+        x = qkv.reshape(B, T, nh + 2 * nkv, hs)  # the head slots: nh of q, nkv of k, nkv of v
+        q, k, v = (np.ascontiguousarray(x[:, :, a:b].transpose(0, 2, 1, 3)) for a, b in _slots(nh, nkv))
+        return q, k, v  # (B, nh, T, hs), (B, nkv, T, hs), (B, nkv, T, hs)
 
     @once_differentiable
     def backward(self, gq: np.ndarray, gk: np.ndarray, gv: np.ndarray) -> np.ndarray:
-        # exercise 5.5: SplitHeads.backward: write gq, gk, gv back into their slots of one (B, T, 3C) gradient
+        # exercise 5.5: SplitHeads.backward: write gq, gk, gv back into their slots (nh, nkv and nkv heads) of one (B, T, (nh + 2 nkv) hs) gradient
         B, nh, T, hs = gq.shape
-        g = np.empty((B, T, 3, nh, hs), dtype=gq.dtype)
-        for i, gi in enumerate((gq, gk, gv)):
-            g[:, :, i] = gi.transpose(0, 2, 1, 3)  # (B, T, nh, hs)
-        return g.reshape(B, T, 3 * nh * hs)
+        nkv = gk.shape[1]
+        g = np.empty((B, T, nh + 2 * nkv, hs), dtype=gq.dtype)
+        for (a, b), gi in zip(_slots(nh, nkv), (gq, gk, gv), strict=True):
+            g[:, :, a:b] = gi.transpose(0, 2, 1, 3)  # (B, T, heads, hs)
+        return g.reshape(B, T, (nh + 2 * nkv) * hs)
         # end exercise 5.5
+
+
+def _slots(nh: int, nkv: int) -> tuple[tuple[int, int], ...]:
+    """Where q, k and v sit among the nh + 2 nkv head slots of the fused projection."""
+    return (0, nh), (nh, nh + nkv), (nh + nkv, nh + 2 * nkv)
 
 
 class MergeHeads(Function):
@@ -61,11 +77,16 @@ class MergeHeads(Function):
         return np.ascontiguousarray(g.reshape(B, T, nh, hs).transpose(0, 2, 1, 3))
 
 
-def split_heads(qkv: Tensor, n_head: int) -> tuple[Tensor, Tensor, Tensor]:
-    """q, k, v (B, nh, T, hs) from the output (B, T, 3C) of attention's fused projection."""
-    if qkv.ndim != 3 or qkv.shape[-1] % (3 * n_head):
-        raise ValueError(f"split_heads: expected (B, T, 3C) with C divisible by n_head={n_head}, got {qkv.shape}")
-    return SplitHeads(n_head)(qkv)
+def split_heads(qkv: Tensor, n_head: int, n_kv_head: int | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """q (B, nh, T, hs), k and v (B, nkv, T, hs) from the output (B, T, (nh + 2 nkv) hs) of
+    attention's fused projection; n_kv_head None = n_head, the (B, T, 3C) of multi-head attention."""
+    nkv = n_head if n_kv_head is None else n_kv_head
+    if qkv.ndim != 3 or qkv.shape[-1] % (n_head + 2 * nkv):
+        raise ValueError(
+            f"split_heads: expected (B, T, (n_head + 2 n_kv_head) hs) with n_head={n_head}, n_kv_head={nkv}, "
+            f"got {qkv.shape}"
+        )
+    return SplitHeads(n_head, nkv)(qkv)
 
 
 def merge_heads(y: Tensor) -> Tensor:

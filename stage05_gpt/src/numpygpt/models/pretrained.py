@@ -106,13 +106,23 @@ def config_from_hf(hf: dict[str, Any], dropout: float = 0.0) -> GPTConfig:
 
 
 def config_to_hf(config: GPTConfig, eos_token_id: int | None = None) -> dict[str, Any]:
-    """Hugging Face's config.json for a GPTConfig; a ValueError if GPT-2's layout cannot hold it."""
+    """Hugging Face's config.json for a GPTConfig; a ValueError naming every setting that GPT-2's
+    layout cannot hold (no biases, RMSNorm, SwiGLU, rotary positions, shared key/value heads)."""
     defaults = GPTConfig()
     mapped = {*CONFIG_NAMES.values(), "dropout", "gelu"}
-    for f in dataclasses.fields(GPTConfig):
-        value = getattr(config, f.name)
-        if f.name not in mapped and value != getattr(defaults, f.name):
-            raise ValueError(f"save_pretrained: GPT-2's layout has no place for {f.name}={value!r}")
+    foreign = [
+        f"{f.name}={getattr(config, f.name)!r}"
+        for f in dataclasses.fields(GPTConfig)
+        if f.name not in mapped
+        and getattr(config, f.name) != getattr(defaults, f.name)
+        and not (f.name == "n_kv_head" and config.kv_heads == config.n_head)  # as many as n_head: plain GPT-2
+    ]
+    if foreign:
+        raise ValueError(
+            f"save_pretrained: GPT-2's layout has no place for {', '.join(foreign)} (Hugging Face's GPT-2 has "
+            f"biases, LayerNorm, a GELU MLP 4 n_embd wide, learned positions and a key/value head per query "
+            f"head); keep this model as a numpygpt checkpoint"
+        )
     activation = next(hf for hf, ours in ACTIVATIONS.items() if ours == config.gelu)
     return {
         "architectures": ["GPT2LMHeadModel"],
