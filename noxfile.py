@@ -209,6 +209,17 @@ def reference_curve(session: nox.Session) -> None:
 
 
 @nox.session
+def experiment(session: nox.Session) -> None:
+    """Train variants of the GPT alike and compare them: out/experiment/experiment.csv and .png.
+
+    `nox -s experiment -- --variants baseline,rope --max_iters 500` (default: baseline, rmsnorm, rope,
+    swiglu, gqa, llama, 2000 iterations each); run it again to resume; `-- --help` lists every option.
+    """
+    install_stages(session, "stage05_gpt", "matplotlib>=3.7")
+    session.run("python", "-m", "numpygpt.experiment", *session.posargs, env=corpus_env())
+
+
+@nox.session
 def prepare(session: nox.Session) -> None:
     """Download (or copy), verify and encode the corpus into data/: `nox -s prepare -- --tokenizer bpe`."""
     install_stages(session, "stage04_data")
