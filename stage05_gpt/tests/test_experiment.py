@@ -23,6 +23,15 @@ VARIANTS = "baseline,rope,gqa"
 TIMING = ("ms_per_iter", "train_seconds")
 
 
+@pytest.fixture(autouse=True)
+def no_pictures(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """matplotlib takes most of a tiny experiment's time: each run's own loss.png and diagnostics.png
+    are train.py's (tested there), and experiment.png is drawn only where a test looks at it."""
+    monkeypatch.setattr(experiment, "draw", lambda cfg: None)
+    if "png" not in request.node.name:
+        monkeypatch.setattr(experiment, "plot_experiment", lambda rows, png: False)
+
+
 def rows(folder: Path) -> list[dict[str, str]]:
     with open(folder / "experiment.csv", newline="") as f:
         return list(csv.DictReader(f))
@@ -33,7 +42,7 @@ def losses(folder: Path) -> list[tuple[str, ...]]:
     return [tuple(v for k, v in r.items() if k not in TIMING) for r in rows(folder)]
 
 
-def test_the_csv_holds_every_variant_s_evaluations_and_model_figures(cfg: TrainConfig, tmp_path: Path) -> None:
+def test_the_csv_and_png_hold_every_variant_s_evaluations_and_model_figures(cfg: TrainConfig, tmp_path: Path) -> None:
     runs = run_experiment(ExperimentConfig(variants=VARIANTS, out_dir=str(tmp_path / "exp")), cfg)
     assert [(r.variant, r.seed, r.status) for r in runs] == [(v, 1337, "done") for v in VARIANTS.split(",")]
     table = rows(tmp_path / "exp")
