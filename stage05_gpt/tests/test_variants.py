@@ -90,7 +90,8 @@ def test_attention_options_match_a_numpy_reference(n_kv_head: int, position: str
         atol=1e-7,
         err_msg=f"CausalSelfAttention with n_kv_head={n_kv_head}, position={position!r}: split c_attn(x) into "
         "n_head query heads and n_kv_head key/value heads (split_heads(..., n_head, n_kv_head)), rotate q and k "
-        "when self.rotary is set, attend causally with enable_gqa=self.grouped",
+        "when self.rotary is set, attend causally (is_causal=True: position t sees 0..t only) with "
+        "enable_gqa=self.grouped",
     )
 
 

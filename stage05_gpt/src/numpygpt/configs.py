@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from numpygpt.cli import ArgumentParser, ConfigError, add_options, given_options, option
-from numpygpt.models.gpt import OPTIONS
+from numpygpt.models.config import OPTIONS
 from numpygpt.models.pretrained import PRETRAINED
 from numpygpt.utils.data.prepare import DATASETS, TOKENIZERS
 

@@ -50,7 +50,7 @@ VARIANTS = {
     "swiglu": "the SwiGLU MLP (three matrices, 8/3 n_embd wide) instead of GELU's (two, 4 n_embd wide)",
     "gqa": "grouped-query attention: the largest divisor of n_head below it as key/value heads (n_head / 2)",
     "mqa": "multi-query attention: one key/value head for all query heads",
-    "llama": "LLaMA's four changes together: rmsnorm + rope + swiglu + gqa",
+    "llama": "the four together, as in LLaMA 2 (70B) and LLaMA 3: rmsnorm + rope + swiglu + gqa",
 }
 DEFAULT_VARIANTS = ("baseline", "rmsnorm", "rope", "swiglu", "gqa", "llama")
 # TrainConfig fields the experiment sets itself (per variant and seed, or for every run).
