@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 import numpygpt.nn as nn
-import numpygpt.nn.functional as F
 from numpygpt.autograd import Tensor, gradcheck
 from numpygpt.checkpoint import load_checkpoint, save_checkpoint
 from numpygpt.configs import TrainConfig
@@ -112,24 +111,13 @@ def test_n_kv_head_equal_to_n_head_is_plain_attention_bit_for_bit() -> None:
 
 @pytest.mark.ex5_1
 @pytest.mark.model
-def test_rope_attention_scores_depend_only_on_distance(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rope_attention_scores_depend_only_on_distance(fused_attention_probs) -> None:
     # One token repeated: with rope (no position table) every position's input to layer 0 is the
     # same, so log P[m, n] - log P[m, m] = s(n - m) - s(0) must depend on the distance n - m only.
-    calls: list[Tensor] = []
-    real = F.scaled_dot_product_attention
-
-    def spy(*args: object, **kwargs: object) -> Tensor:
-        y = real(*args, **kwargs)  # type: ignore[arg-type]
-        calls.append(y)
-        return y
-
-    monkeypatch.setattr(F, "scaled_dot_product_attention", spy)
-
     def log_ratios(model: GPT) -> np.ndarray:
         model.transformer.h[0].attn.c_attn.weight.data *= 30  # scores of a few units, not of init's ~0.01
-        calls.clear()
-        model(np.full((1, 8), 3))
-        p = calls[0].creator.p[0]  # layer 0's attention weights (nh, T, T), 0 above the diagonal
+        logits, _ = model(np.full((1, 8), 3))
+        p = fused_attention_probs(logits)[0][0]  # layer 0's attention weights (nh, T, T), 0 above the diagonal
         with np.errstate(divide="ignore"):
             return np.log(p) - np.log(np.diagonal(p, axis1=1, axis2=2))[..., None]  # (nh, m, n)
 
@@ -277,34 +265,23 @@ def test_split_heads_of_grouped_attention_cuts_q_then_k_then_v() -> None:
 @pytest.mark.diagnostics
 @pytest.mark.parametrize("variant", ["gqa", "llama"])
 def test_diagnostics_and_attention_maps_see_the_probabilities_attention_used(
-    variant: str, monkeypatch: pytest.MonkeyPatch
+    variant: str, fused_attention_probs
 ) -> None:
     # Both watch c_attn's output and recompute the weights: rotated q and k, shared key heads repeated.
     model = gpt(**VARIANTS[variant])
     for block in model.transformer.h:
         block.attn.c_attn.weight.data *= 20  # weights far from uniform
-    used: list[np.ndarray] = []
-    real = F.scaled_dot_product_attention
-
-    def spy(*args: object, **kwargs: object) -> Tensor:
-        y = real(*args, **kwargs)  # type: ignore[arg-type]
-        if y.creator is not None:  # a graph: the fused op is y's creator, or (grouped) the reshape's input's
-            fn = y.creator if type(y.creator).__name__ == "ScaledDotProductAttention" else y.creator.inputs[0].creator
-            used.append(fn.p.reshape(y.shape[0], 4, 8, 8))  # grouped: (B, nkv, g T, T) is (B, nh, T, T)
-        return y
-
-    monkeypatch.setattr(F, "scaled_dot_product_attention", spy)
     x = np.random.default_rng(0).integers(0, 11, (2, 8))
     probe = Probe(model)
-    model(x, np.roll(x, -1, 1))
+    _, loss = model(x, np.roll(x, -1, 1))
+    used = [p.reshape(2, 4, 8, 8) for p in fused_attention_probs(loss)]  # grouped: (B, nkv, g T, T) is (B, nh, T, T)
+    assert len(used) == 2
     got = {(n, st): v for n, st, v in probe.rows}
     for i, p in enumerate(used):
         entropy = -(p * np.log(np.where(p > 0, p, 1))).sum(-1).mean(axis=(0, 2))
         for h in range(4):
             assert got[f"transformer.h.{i}.attn", f"entropy_head{h}"] == pytest.approx(float(entropy[h]), rel=1e-4)
-    maps, _ = attention_maps(model, x[0])  # (under no_grad: no graph to find the op in)
-    used.clear()
-    model(x[:1])
+    maps, _ = attention_maps(model, x[0])
     for m, p in zip(maps, used, strict=True):
         np.testing.assert_allclose(m, p[0], rtol=1e-4, atol=1e-6)
 

@@ -289,13 +289,10 @@ def plot_experiment(rows: Sequence[dict[str, Any]], png: Path) -> bool:
 
     Returns False (and says how to get it) when matplotlib is not installed.
     """
-    try:
-        import matplotlib
+    from numpygpt.plot import pyplot
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("experiment plot: matplotlib is not installed (pip install matplotlib), skipping the PNG")
+    plt = pyplot("experiment plot")
+    if plt is None:
         return False
     curves: dict[tuple[str, int], list[tuple[int, float, float]]] = {}
     for row in rows:
