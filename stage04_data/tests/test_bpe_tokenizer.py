@@ -41,6 +41,66 @@ def replay_merges(tok: BPETokenizer, text: str) -> list[int]:
     return ids
 
 
+@pytest.mark.ex4_2
+def test_merge_by_hand() -> None:
+    cases = [
+        (
+            [97, 97, 97, 98],
+            (97, 97),
+            [256, 97, 98],
+            "after replacing a pair, skip both of its tokens: occurrences "
+            "must not overlap (aaa holds one aa, then an a)",
+        ),
+        (
+            [1, 2, 3, 2, 3],
+            (2, 3),
+            [1, 9, 9],
+            "the pair at the very end was not replaced: look at every position "
+            "with a token after it, the last pair included",
+        ),
+        ([2, 3, 2, 3], (2, 3), [9, 9], "the pair at the start was not replaced"),
+        ([1, 2, 3], (2, 1), [1, 2, 3], "a pair occurs only in its own order: (2, 1) is not (1, 2)"),
+        ([], (1, 2), [], "an empty list stays empty"),
+    ]
+    for ids, pair, want, why in cases:
+        new_id = 256 if pair == (97, 97) else 9
+        got = merge(list(ids), pair, new_id)
+        assert got == want, f"merge({ids}, {pair}, {new_id}) gave {got}, expected {want}: {why}"
+
+
+@pytest.mark.ex4_3
+def test_train_merges_naive_by_hand() -> None:
+    # (x, y) occurs 4 times in 2 distinct chunks, (a, b) 3 times in 3 distinct chunks
+    got = train_merges_naive(split_chunks("xy xy xy xy ab cab dab"), 1)
+    assert got != [(ord("a"), ord("b"))], (
+        f"the first merge was {got}: (x, y) occurs 4 times, (a, b) 3 times, though (a, b) is in more distinct chunks: "
+        "count each chunk's pairs times its frequency"
+    )
+    assert got == [(ord("x"), ord("y"))], f"the first merge was {got}, expected (x, y), the most frequent pair"
+    chunks = split_chunks("to to to be be")  # {b"to": 1, b" to": 2, b" be": 2}
+    three = train_merges_naive(chunks, 3)
+    assert len(set(three)) == len(three), (
+        f"train_merges_naive learned {three}: a pair learned twice, so the merge was not applied to the chunks "
+        "before counting again"
+    )
+    assert three == [(116, 111), (32, 98), (32, 256)], (
+        f"train_merges_naive learned {three}, expected (t, o) -> 256, then ( , b) and ( , 256), which tie at 2 "
+        "(the smaller ids first): merge k creates token 256 + k, and the next count sees it"
+    )
+    assert train_merges_naive(split_chunks("ab"), 5) == [(97, 98)], "training stops when no pair is left"
+
+
+def test_encode_merges_the_earliest_learned_pair_first() -> None:
+    # (b, c) was learned before (a, b). In "abc" the pair (a, b) comes first, but (b, c) must be merged.
+    tok = BPETokenizer([(98, 99), (97, 98)])  # 256 = bc, 257 = ab
+    got = tok.encode("abc")
+    assert got == [97, 256], (
+        f"encode('abc') gave {got}: in each chunk, merge the pair that was learned earliest (the lowest rank) "
+        "wherever it stands, not the leftmost pair that can merge; expected [a, bc] = [97, 256]"
+    )
+    assert tok.encode("abcab") == [97, 256, 257], "earliest learned first, then the next, in every place it occurs"
+
+
 def test_merge_scans_left_to_right() -> None:
     overlap = "after replacing a pair, skip both of its tokens (i += 2): occurrences must not overlap"
     assert merge([97, 97, 97, 98], (97, 97), 256) == [256, 97, 98], overlap

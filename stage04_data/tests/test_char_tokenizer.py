@@ -9,12 +9,40 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from numpygpt.autograd.exercises import raises
 from numpygpt.tokenizer import BPETokenizer, CharTokenizer, Tokenizer, load_tokenizer, tokenizer_from_dict
 
 pytestmark = pytest.mark.char
 
 TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n"
 TOK = CharTokenizer.from_text(TEXT)
+
+
+@pytest.mark.ex4_1
+def test_encode_by_hand() -> None:
+    tok = CharTokenizer.from_text("hello")  # e h l o -> 0 1 2 3
+    assert tok.encode("hole") == [1, 3, 2, 0], (
+        f"encode('hole') gave {tok.encode('hole')}: one id per character, stoi[c]"
+    )
+    assert tok.encode("") == [], "the empty string encodes to []"
+    with raises(
+        ValueError,
+        r"CharTokenizer\.encode: unknown character 'x' at position 2 \(not in the 4-character vocabulary; pass "
+        r"unk=\.\.\. to replace it\)",
+        "a character outside the vocabulary must stop encode with a ValueError naming the character, its position and "
+        "the vocabulary's size (see the lesson's exercise 4.1): never a silent wrong id",
+    ):
+        tok.encode("hex")
+    with_unk = CharTokenizer.from_text("abc", unk="?")  # ? a b c -> 0 1 2 3
+    try:
+        got = with_unk.encode("axb")
+    except ValueError as e:
+        raise AssertionError(
+            f"encode('axb') with unk='?' raised {e}: with unk set, an unknown character becomes unk's id"
+        ) from e
+    assert got == [1, 0, 2], (
+        f"encode('axb') with unk='?' gave {got}: with unk set, an unknown character becomes unk's id"
+    )
 
 
 def test_vocabulary_is_sorted_distinct_characters() -> None:

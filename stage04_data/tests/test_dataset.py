@@ -45,6 +45,20 @@ def test_tensor_dataset_errors() -> None:
         TensorDataset(np.zeros(3)).__getitems__(np.array([0, -4]))
 
 
+@pytest.mark.ex4_4
+def test_token_window_by_hand() -> None:
+    ids = np.array([46, 43, 1, 41, 39, 58], dtype=np.uint16)
+    x, y = TokenDataset(ids, block_size=4)[1]
+    assert x.dtype == np.int64 and y.dtype == np.int64, f"x and y are {x.dtype}, {y.dtype}: int64 ids"
+    assert x.shape == (4,) and y.shape == (4,), (
+        f"window 1 gave x of shape {x.shape} and y of shape {y.shape}, expected (4,) each: a window is block_size "
+        "+ 1 tokens, x all but its last, y all but its first"
+    )
+    assert x.tolist() == [43, 1, 41, 39], f"window 1's x is {x.tolist()}: the block_size tokens from position 1"
+    assert y.tolist() != x.tolist(), "y equals x: the target of each position is the token after it"
+    assert y.tolist() == [1, 41, 39, 58], f"window 1's y is {y.tolist()}: x shifted left by one (the next tokens)"
+
+
 @settings(deadline=None)
 @given(n=st.integers(2, 60), data=st.data())
 def test_token_windows_are_shifted_by_one(n: int, data: st.DataObject) -> None:

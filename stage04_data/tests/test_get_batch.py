@@ -12,12 +12,47 @@ from numpygpt.utils.data import get_batch, load_split
 pytestmark = pytest.mark.batch
 
 
+@pytest.mark.ex4_5
+def test_get_batch_by_hand() -> None:
+    stream = np.arange(100, 110)  # token value = position + 100
+    x, y = get_batch(stream, batch_size=3, block_size=4, rng=np.random.default_rng(0))
+    starts = np.random.default_rng(0).integers(0, 10 - 4, size=3)  # the one call get_batch must make: [5, 3, 3]
+    assert x.shape == (3, 4) and y.shape == (3, 4), (
+        f"x and y have shapes {x.shape}, {y.shape}: (batch_size, block_size)"
+    )
+    got = (x[:, 0] - 100).tolist()
+    ranges = {
+        "the starts are drawn from [0, N - T - 1): the high end of rng.integers is exclusive already, so that "
+        "range leaves out the last window, which ends on the last token": 10 - 4 - 1,
+        "the starts are drawn from [0, N - T + 1): a window needs block_size + 1 tokens, so the last start is "
+        "N - T - 1": 10 - 4 + 1,
+    }
+    for why, high in ranges.items():
+        assert got != np.random.default_rng(0).integers(0, high, size=3).tolist(), f"windows start at {got}: {why}"
+    assert got == starts.tolist(), (
+        f"the windows start at {got}, expected {starts.tolist()}: draw all the starts from the rng you are given, "
+        "with one call, rng.integers(0, N - T, size=B), so that a saved rng state replays the same batches"
+    )
+    assert (y != x).all(), "y equals x: the target of each position is the token after it"
+    assert y.tolist() == (x + 1).tolist(), f"y is {y.tolist()}: x shifted left by one (the next token of each position)"
+    assert x.dtype == y.dtype == np.int64 and x.flags.c_contiguous and y.flags.c_contiguous, (
+        "x and y must be C-contiguous int64 arrays"
+    )
+
+
+@pytest.mark.ex4_5
 def test_every_start_is_reachable_including_the_last() -> None:
     n, block_size = 12, 4
     rng = np.random.default_rng(0)
     starts = set()
     for _ in range(200):
-        x, _ = get_batch(np.arange(n), 8, block_size, rng)
+        try:
+            x, _ = get_batch(np.arange(n), 8, block_size, rng)
+        except IndexError as e:
+            raise AssertionError(
+                f"get_batch read past the end of the stream ({e}): a start must leave room for block_size + 1 "
+                "tokens, so the last start is N - T - 1"
+            ) from e
         starts.update(x[:, 0].tolist())
     # 0..7: the window at 7 ends on the last token
     assert starts == set(range(n - block_size)), (

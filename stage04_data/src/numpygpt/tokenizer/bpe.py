@@ -58,7 +58,7 @@ def merge(ids: Sequence[int], pair: Pair, new_id: int) -> list[int]:
     if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and is_int(pair[0]) and is_int(pair[1])):
         raise TypeError(f"merge: pair must be a pair of token ids (a, b), got {show(pair)}")
     check_int("merge", "new_id", new_id, min=0)
-    # exercise 4.2: BPE merge: scan left to right, replace each non-overlapping occurrence of pair by new_id
+    # exercise 4.2: merge: replace every occurrence of a pair of adjacent ids by a new id
     out: list[int] = []
     i = 0
     while i < len(ids):
@@ -170,7 +170,7 @@ def train_merges_naive(chunks: dict[bytes, int], n_merges: int) -> list[Pair]:
         the merges in order; merge k creates token id 256 + k.
     """
     n_merges = _check_chunks(chunks, n_merges, "train_merges_naive")
-    # exercise 4.3: train_merges_naive: count adjacent pairs (weighted by chunk frequency), merge the best into token 256 + k, repeat
+    # exercise 4.3: train_merges_naive: learn n_merges merges from the chunks of a text, recounting every time
     words = [list(chunk) for chunk in chunks]
     freqs = list(chunks.values())
     merges: list[Pair] = []

@@ -170,7 +170,7 @@ class CharTokenizer:
     def encode(self, s: str) -> list[int]:
         """Encode a string into a list of ids, one per character: ``len(encode(s)) == len(s)``."""
         _check_text(s, "CharTokenizer.encode")
-        # exercise 4.1: CharTokenizer.encode: one id per character via stoi; an unknown character becomes unk, or a ValueError naming it and its position
+        # exercise 4.1: CharTokenizer.encode: the ids of a string's characters, and what happens to an unknown one
         unk_id = None if self.unk is None else self.stoi[self.unk]
         ids = []
         for pos, c in enumerate(s):

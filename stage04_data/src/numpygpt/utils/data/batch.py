@@ -69,7 +69,7 @@ def get_batch(
             f"get_batch: rng must be a np.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}"
         )
 
-    # exercise 4.5: get_batch: B random starts in [0, N - T) with one rng.integers call; x the windows, y the same shifted by one
+    # exercise 4.5: get_batch: batch_size random windows of the stream as inputs and targets, from one draw of rng
     starts = rng.integers(0, len(data) - block_size, size=batch_size)  # (B,)
     index = starts[:, None] + np.arange(block_size + 1)  # (B, T+1) one row of positions per window
     # Fancy indexing gathers all windows in one call; on a memmap it reads just those pages.

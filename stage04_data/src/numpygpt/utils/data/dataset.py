@@ -135,8 +135,8 @@ class TokenDataset:
         """Window `index`: (x, y), each int64 of shape (T,)."""
         if not is_int(index):
             raise TypeError(f"TokenDataset: index must be an int (use __getitems__ for several), got {show(index)}")
-        # exercise 4.4: TokenDataset.__getitem__: window i of block_size + 1 tokens; x is all but the last, y all but the first
         i = _check_index(index, len(self), "TokenDataset")
+        # exercise 4.4: TokenDataset.__getitem__: window i as an input sequence and its targets
         window = np.asarray(self.ids[i : i + self.block_size + 1], dtype=np.int64)  # (T+1,)
         return window[:-1], window[1:]
         # end exercise 4.4
