@@ -139,5 +139,5 @@ def test_kv_cache_mistakes_are_clear_errors() -> None:
         match=r"KVCache.update: 3 new positions of shape \(1, 2, 3, 5\) do not fit .* holding 3 positions \(room for 4\)",
     ):
         cache.update(kv, kv)
-    with pytest.raises(ValueError, match="GPT: positions 6..8 exceed block_size 8"):
+    with pytest.raises(ValueError, match=r"GPT.next_token_logits: positions 6..8 \(start=6\) exceed block_size 8"):
         model().next_token_logits(PROMPT, start=6)

@@ -161,5 +161,5 @@ def test_sliding_cache_mistakes_are_clear_errors() -> None:
         cache.update(kv, kv)
     with pytest.raises(TypeError, match="KVCache: sliding must be a bool, got 1"):
         KVCache(4, sliding=1)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="GPT: positions 0..8 exceed block_size 8"):
+    with pytest.raises(ValueError, match=r"GPT.next_token_logits: positions 0..8 \(start=0\) exceed block_size 8"):
         model("rope").next_token_logits(np.zeros((1, 9), dtype=np.int64))

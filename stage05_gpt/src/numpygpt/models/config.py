@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from numpygpt.autograd.checks import MAX_ELEMENTS, check_bool, is_int, is_real
+
 
 @dataclass
 class GPTConfig:
@@ -40,25 +42,38 @@ class GPTConfig:
 
     def __post_init__(self) -> None:
         for name in ("block_size", "vocab_size", "n_layer", "n_head", "n_embd"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
-                raise ValueError(f"GPTConfig: {name} must be a positive int, got {getattr(self, name)!r}")
+            value = getattr(self, name)
+            if not is_int(value) or value <= 0:
+                raise (ValueError if is_int(value) else TypeError)(
+                    f"GPTConfig: {name} must be a positive int, got {value!r}"
+                )
+            setattr(self, name, int(value))  # np.int64(64) is 64: the config stays plain (asdict, JSON)
         if self.n_embd % self.n_head:
             raise ValueError(f"GPTConfig: n_embd={self.n_embd} is not divisible by n_head={self.n_head}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"GPTConfig: dropout must be in [0, 1), got {self.dropout}")
-        if self.gelu not in ("none", "tanh"):
-            raise ValueError(f"GPTConfig: gelu must be 'none' or 'tanh', got {self.gelu!r}")
-        for name, allowed in OPTIONS.items():
-            if getattr(self, name) not in allowed:
+        largest = max(self.vocab_size, self.block_size, 4 * self.n_embd) * self.n_embd
+        if largest > MAX_ELEMENTS:
+            raise ValueError(
+                f"GPTConfig: a weight of {largest} numbers (vocab_size, block_size or 4 n_embd, times n_embd) "
+                "is more than an array can hold"
+            )
+        if not is_real(self.dropout) or not 0.0 <= self.dropout < 1.0:
+            raise (ValueError if is_real(self.dropout) else TypeError)(
+                f"GPTConfig: dropout must be in [0, 1), got {self.dropout!r}"
+            )
+        self.dropout = float(self.dropout)
+        self.bias = check_bool("GPTConfig", "bias", self.bias)
+        for name, allowed in {"gelu": ("none", "tanh"), **OPTIONS}.items():
+            if not isinstance(getattr(self, name), str) or getattr(self, name) not in allowed:
                 raise ValueError(
                     f"GPTConfig: {name} must be {' or '.join(map(repr, allowed))}, got {getattr(self, name)!r}"
                 )
         kv = self.n_kv_head
-        if kv is not None and (isinstance(kv, bool) or not isinstance(kv, int) or kv <= 0 or self.n_head % kv):
+        if kv is not None and (not is_int(kv) or kv <= 0 or self.n_head % kv):
             raise ValueError(
                 f"GPTConfig: n_kv_head must be None or a divisor of n_head={self.n_head} "
                 f"(1 = multi-query, n_head = multi-head attention), got {kv!r}"
             )
+        self.n_kv_head = None if kv is None else int(kv)
         if self.position == "rope" and (self.n_embd // self.n_head) % 2:
             raise ValueError(
                 f"GPTConfig: position='rope' rotates pairs of numbers and needs an even head size; "

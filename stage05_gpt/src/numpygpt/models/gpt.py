@@ -25,8 +25,10 @@ import numpy as np
 import numpygpt.nn as nn
 import numpygpt.nn.functional as F
 from numpygpt.autograd import Tensor, no_grad
+from numpygpt.autograd.checks import check_int, is_int
 from numpygpt.nn import init
 
+from . import _checks
 from .config import GPTConfig
 from .heads import merge_heads, split_heads
 from .kv_cache import KVCache
@@ -49,6 +51,7 @@ class CausalSelfAttention(nn.Module):
     """
 
     def __init__(self, config: GPTConfig) -> None:
+        _checks.check_instance(config, GPTConfig, "config", "CausalSelfAttention")
         super().__init__()
         hs = config.n_embd // config.n_head
         self.n_head, self.n_kv_head, self.dropout = config.n_head, config.kv_heads, config.dropout
@@ -64,6 +67,7 @@ class CausalSelfAttention(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         # x: (B, T, C); nh = n_head query heads and nkv = n_kv_head key/value heads, of size hs = C / nh
+        _checks.hidden_states(x, self.c_proj.out_features, "CausalSelfAttention.forward")
         if self.kv_cache is not None:
             return self.forward_cached(x, self.kv_cache)
         # exercise 5.1: CausalSelfAttention.forward: q, k, v heads from c_attn(x), rotated when self.rotary is set, causal attention (grouped when self.grouped; dropout only in training), heads merged, c_proj
@@ -80,6 +84,8 @@ class CausalSelfAttention(nn.Module):
     def forward_cached(self, x: Tensor, cache: KVCache) -> Tensor:
         """forward during generation: x (B, T, C) holds only the tokens the cache has not seen;
         their queries attend to the cached keys and values they may see and to their own."""
+        _checks.hidden_states(x, self.c_proj.out_features, "CausalSelfAttention.forward_cached")
+        _checks.check_instance(cache, KVCache, "cache", "CausalSelfAttention.forward_cached")
         q, k, v = self.heads(self.c_attn(x), offset=cache.pos)  # q (B, nh, T, hs), k and v (B, nkv, T, hs)
         k, v = cache.update(k, v)  # (B, nkv, S, hs): the S positions these T queries may see, these T last
         mask = cache.attention_mask(q.shape[2])  # (T, S): causal, aligned to the newest position
@@ -91,6 +97,8 @@ class CausalSelfAttention(nn.Module):
     def heads(self, qkv: Tensor, offset: int = 0) -> tuple[Tensor, Tensor, Tensor]:
         """c_attn's output (B, T, (nh + 2 nkv) hs) as q (B, nh, T, hs), k and v (B, nkv, T, hs), q and k
         rotated by the positions offset..offset+T-1 when the positions are rotary."""
+        _checks.projected(qkv, Tensor, self.c_attn.out_features, "CausalSelfAttention.heads")
+        offset = check_int("CausalSelfAttention.heads", "offset", offset, min=0)
         q, k, v = split_heads(qkv, self.n_head, self.n_kv_head)
         if self.rotary is not None:  # a key keeps the rotation of its absolute position for good
             q, k = self.rotary(q, k, offset=offset)
@@ -102,6 +110,7 @@ class CausalSelfAttention(nn.Module):
         output qkv (B, T, (nh + 2 nkv) hs) at positions 0..T-1: rotated (RoPE), and each key head
         repeated for the query heads that share it (head h reads key head h // (nh / nkv)).
         For the diagnostics and attention maps, which watch c_attn's output."""
+        _checks.projected(qkv, np.ndarray, self.c_attn.out_features, "CausalSelfAttention.queries_keys")
         q, k, _ = self.heads(Tensor(qkv))
         return q.data, np.repeat(k.data, self.n_head // self.n_kv_head, axis=1)
 
@@ -115,6 +124,7 @@ class MLP(nn.Module):
     """
 
     def __init__(self, config: GPTConfig) -> None:
+        _checks.check_instance(config, GPTConfig, "config", "MLP")
         super().__init__()
         hidden = config.mlp_hidden
         self.c_fc = nn.Linear(config.n_embd, hidden, bias=config.bias)
@@ -124,6 +134,7 @@ class MLP(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: Tensor) -> Tensor:
+        _checks.hidden_states(x, self.c_fc.in_features, "MLP.forward")
         if self.c_up is not None:  # SwiGLU: the gate silu(c_fc(x)) scales c_up(x), elementwise
             return self.dropout(self.c_proj(F.swiglu(self.c_fc(x), self.c_up(x))))  # (B, T, C)
         assert self.gelu is not None
@@ -135,6 +146,7 @@ class Block(nn.Module):
     RMSNorms with norm="rmsnorm")."""
 
     def __init__(self, config: GPTConfig) -> None:
+        _checks.check_instance(config, GPTConfig, "config", "Block")
         super().__init__()
         self.ln_1 = norm(config)
         self.attn = CausalSelfAttention(config)
@@ -142,6 +154,7 @@ class Block(nn.Module):
         self.mlp = MLP(config)
 
     def forward(self, x: Tensor) -> Tensor:
+        _checks.hidden_states(x, self.mlp.c_fc.in_features, "Block.forward")
         # exercise 5.2: Block.forward: x = x + attn(ln_1(x)), then x + mlp(ln_2(x))
         x = x + self.attn(self.ln_1(x))
         return x + self.mlp(self.ln_2(x))
@@ -163,6 +176,7 @@ class GPT(nn.Module):
     """GPT-2 architecture (Radford et al., 2019) sized by a GPTConfig."""
 
     def __init__(self, config: GPTConfig) -> None:
+        _checks.check_instance(config, GPTConfig, "config", "GPT")
         super().__init__()
         self.config = config
         embeddings = {"wte": nn.Embedding(config.vocab_size, config.n_embd)}
@@ -197,11 +211,9 @@ class GPT(nn.Module):
     ) -> tuple[Tensor, Tensor | None]:
         """idx (B, T) token ids -> logits (B, T, vocab_size), and the mean cross-entropy
         against `targets` (B, T) when given (else None)."""
-        ids = idx.data if isinstance(idx, Tensor) else np.asarray(idx)
-        if ids.ndim != 2 or ids.dtype.kind not in "iu":
-            raise ValueError(
-                f"GPT.forward: idx must be a (B, T) array of integer token ids, got shape {ids.shape}, dtype {ids.dtype}"
-            )
+        ids = _checks.token_ids(idx, "idx", "GPT.forward")
+        if targets is not None and _checks.token_ids(targets, "targets", "GPT.forward").shape != ids.shape:
+            raise ValueError(f"GPT.forward: targets shape {np.shape(targets)} should equal idx shape {ids.shape}")
         B, T = ids.shape
         if self.config.block_size < T:
             raise ValueError(f"GPT.forward: sequence length {T} exceeds block_size {self.config.block_size}")
@@ -248,15 +260,8 @@ class GPT(nn.Module):
         attends to the keys and values of the block_size newest positions, computed once each
         (a prompt longer than block_size is cropped to its last block_size tokens first).
         """
-        if temperature < 0 or not math.isfinite(temperature):
-            raise ValueError(f"generate: temperature must be >= 0 (0 = greedy), got {temperature}")
-        if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
-            raise ValueError(f"generate: top_k must be a positive int or None, got {top_k!r}")
-        if max_new_tokens < 0:
-            raise ValueError(f"generate: max_new_tokens must be >= 0, got {max_new_tokens}")
-        idx = np.asarray(idx.data if isinstance(idx, Tensor) else idx)
-        if idx.ndim != 2 or idx.shape[1] == 0:
-            raise ValueError(f"generate: idx must be (B, T) with T >= 1 prompt tokens, got shape {idx.shape}")
+        max_new_tokens, top_k = _checks.sampling(max_new_tokens, temperature, top_k, seed, use_cache)
+        idx = _checks.token_ids(idx, "idx", "generate")
         rng = np.random.default_rng(seed) if seed is not None else nn.default_generator()
         block_size, sliding = self.config.block_size, self.config.position == "rope"
         caches = [KVCache(block_size, sliding=sliding) for _ in self.transformer.h] if use_cache else None
@@ -272,6 +277,7 @@ class GPT(nn.Module):
                 logits = self.next_token_logits(context)
             # (B, V) scores for the next token; float64 for the sampling arithmetic only (V numbers)
             logits = logits.astype(np.float64)
+            _checks.finite_scores(logits, temperature)
             # exercise 5.4: sampling the next token: argmax at temperature 0; else logits / temperature, keep the top_k, softmax, one uniform draw per row
             if temperature == 0:
                 nxt = logits.argmax(axis=-1)
@@ -306,7 +312,7 @@ class GPT(nn.Module):
         each layer's keys and values between steps (see `stream`): the same tokens, faster
         (past block_size with position="rope", a sliding window instead of a cropped context).
         """
-        idx = np.asarray(idx.data if isinstance(idx, Tensor) else idx)
+        idx = _checks.token_ids(idx, "idx", "generate")
         new = list(self.stream(idx, max_new_tokens, temperature, top_k, seed, use_cache))
         return np.concatenate([idx, np.stack(new, axis=1)], axis=1) if new else idx
 
@@ -318,10 +324,14 @@ class GPT(nn.Module):
         are never used, and at GPT-2's vocabulary the head is the largest product of a step.
         Rotary positions have no end: only T is limited to block_size (the caches' window).
         """
+        idx = _checks.token_ids(idx, "idx", "GPT.next_token_logits")
+        start = check_int("GPT.next_token_logits", "start", start, min=0)
         B, T = idx.shape
         c = self.config
         if c.block_size < T or (c.position == "learned" and start + T > c.block_size):
-            raise ValueError(f"GPT: positions {start}..{start + T - 1} exceed block_size {c.block_size}")
+            raise ValueError(
+                f"GPT.next_token_logits: positions {start}..{start + T - 1} (start={start}) exceed block_size {c.block_size}"
+            )
         tr = self.transformer
         x = tr.wte(idx)  # (B, T, C)
         if c.position == "learned":
@@ -336,6 +346,7 @@ class GPT(nn.Module):
         """Give each layer's attention its cache for the duration of one step, then take them back,
         so that a forward pass outside generation never sees a cache."""
         attentions = [cast(Block, block).attn for block in self.transformer.h]
+        _checks.kv_cache_list(caches, len(attentions))
         for attn, cache in zip(attentions, caches, strict=True):
             attn.kv_cache = cache
         try:
@@ -362,6 +373,7 @@ class GPT(nn.Module):
     @classmethod
     def from_state_dict(cls, state_dict: dict[str, Any], config: GPTConfig) -> GPT:
         """A GPT of `config` holding the arrays of `state_dict` (GPT-2 names)."""
+        _checks.check_instance(config, GPTConfig, "config", "GPT.from_state_dict")
         model = cls(config)
         model.load_state_dict(state_dict)
         return model
@@ -373,14 +385,11 @@ class GPT(nn.Module):
         """Keep only the first block_size positions (nanoGPT's surgery for fine-tuning GPT-2's 1024
         on shorter contexts): the position table shrinks to (block_size, C); nothing else depends on it
         (with rotary positions there is no table: only the config changes)."""
-        if (
-            isinstance(block_size, bool)
-            or not isinstance(block_size, int)
-            or not 1 <= block_size <= self.config.block_size
-        ):
+        if not is_int(block_size) or not 1 <= block_size <= self.config.block_size:
             raise ValueError(
                 f"crop_block_size: block_size must be an int in 1..{self.config.block_size}, got {block_size!r}"
             )
+        block_size = int(block_size)
         if "wpe" in self.transformer:
             wpe = self.transformer.wpe
             wpe.weight = nn.Parameter(wpe.weight.data[:block_size].copy())  # (block_size, C)
@@ -392,6 +401,7 @@ class GPT(nn.Module):
         """OpenAI's GPT-2 ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl", from the Hugging Face hub)
         or a folder in Hugging Face's layout (config.json + model.safetensors), in eval mode.
         Needs the `hub` extra; see models/pretrained.py for the name mapping."""
+        _checks.check_path_like(name_or_folder, "name_or_folder", "GPT.from_pretrained")
         from .pretrained import from_pretrained
 
         return from_pretrained(name_or_folder, dropout)
@@ -399,6 +409,7 @@ class GPT(nn.Module):
     def save_pretrained(self, folder: str | Path, tokenizer: Any = None) -> list[Path]:
         """Write this model (and a GPT-2 or BPE tokenizer) in Hugging Face's layout, which
         transformers.GPT2LMHeadModel.from_pretrained loads; returns the files written."""
+        _checks.check_path_like(folder, "folder", "GPT.save_pretrained")
         from .pretrained import save_pretrained
 
         return save_pretrained(self, folder, tokenizer)

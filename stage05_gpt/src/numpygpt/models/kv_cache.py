@@ -36,6 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from numpygpt.autograd import Tensor
+from numpygpt.autograd.checks import is_bool, is_int, show
 
 
 class KVCache:
@@ -51,11 +52,11 @@ class KVCache:
     """
 
     def __init__(self, max_len: int, sliding: bool = False) -> None:
-        if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
+        if not is_int(max_len) or max_len < 1:
             raise ValueError(f"KVCache: max_len must be a positive int, got {max_len!r}")
-        if not isinstance(sliding, bool):
+        if not is_bool(sliding):
             raise TypeError(f"KVCache: sliding must be a bool, got {sliding!r}")
-        self.max_len, self.sliding = max_len, sliding
+        self.max_len, self.sliding = int(max_len), bool(sliding)
         self.pos = 0  # positions seen so far = the position of the next token
         self.size = 0  # positions stored: slots 0..size-1 hold positions pos - size .. pos - 1
         self.visible = 0  # keys the last update returned (S)
@@ -66,6 +67,10 @@ class KVCache:
         """Append this step's keys and values (B, nkv, T, hs); return those the T new queries may see,
         (B, nkv, S, hs): every position so far (S = pos), or in a sliding window the T new ones and the
         max_len - 1 before them."""
+        if not (isinstance(k, Tensor) and isinstance(v, Tensor) and k.ndim == 4 and k.shape == v.shape):
+            raise ValueError(
+                f"KVCache.update: k and v must be Tensors of one shape (B, nkv, T, hs), got {show(k)} and {show(v)}"
+            )
         B, nkv, T, _ = k.shape
         room = 2 * self.max_len if self.sliding else self.max_len
         if self.k is None or self.v is None:
@@ -99,6 +104,11 @@ class KVCache:
         aligned to the bottom right; in a sliding window, also no more than max_len - 1 keys
         before its own. One query (T = 1) is the newest position and sees every key returned.
         """
+        if not is_int(T) or not 1 <= T <= self.visible:
+            raise ValueError(
+                f"KVCache.attention_mask: T must be an int in 1..{self.visible} (the keys returned), got {T!r}"
+            )
+        T = int(T)  # np.uint64(2) as 2: S - T below must not wrap
         if T == 1:
             return None
         S = self.visible
