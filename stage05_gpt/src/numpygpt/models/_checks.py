@@ -26,7 +26,7 @@ def check_instance(value: Any, cls: type, name: str, where: str) -> None:
         raise TypeError(f"{where}: {name} must be a {cls.__name__}, got {show(value)}")
 
 
-def projected(qkv: Any, kind: type, width: int, where: str) -> None:
+def projected(qkv: Any, kind: type[Tensor] | type[np.ndarray], width: int, where: str) -> None:
     """`qkv` must be c_attn's output: a floating point `kind` (Tensor or ndarray) of shape (B, T, width)."""
     allowed = f"c_attn's output, a floating point {kind.__name__} (B, T, {width})"
     if not isinstance(qkv, kind):
