@@ -136,6 +136,31 @@ def test_a_failed_variant_is_reported_and_the_others_go_on(
     assert code == 1, "a failed variant fails the command"
 
 
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(n_layer=2), "holds another experiment \\(baseline-s1337: n_layer: the checkpoint has 1, asked 2\\)"),
+        (dict(max_iters=6, lr_decay_iters=6), "--max_iters 6: .*baseline-s1337 has run 12 iterations already"),
+    ],
+)
+def test_a_folder_of_another_experiment_is_refused_before_any_work(
+    cfg: TrainConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str], change: dict, message: str
+) -> None:
+    run_experiment(ExperimentConfig(variants="baseline", out_dir=str(tmp_path / "exp")), cfg)
+    before = (tmp_path / "exp" / "baseline-s1337" / "metrics.csv").read_text()
+    capsys.readouterr()
+    code = main(_argv(dataclasses.replace(cfg, **change), tmp_path / "exp", variants="baseline,rope"))
+    err = capsys.readouterr().err
+    assert code == 2 and re.search(message, err) and err.count("\n") == 1, err
+    assert err.rstrip().endswith("choose another --out_dir, or --overwrite to train its runs anew")
+    assert not (tmp_path / "exp" / "rope-s1337").exists()
+    assert (tmp_path / "exp" / "baseline-s1337" / "metrics.csv").read_text() == before
+    code = main([*_argv(dataclasses.replace(cfg, **change), tmp_path / "exp", variants="baseline"), "--overwrite"])
+    ck = load_checkpoint(tmp_path / "exp" / "baseline-s1337" / "last.npz")
+    assert code == 0 and ck["iter"] == change.get("max_iters", cfg.max_iters), "--overwrite trains it anew"
+    assert ck["model_config"]["n_layer"] == change.get("n_layer", cfg.n_layer)
+
+
 def _argv(base: TrainConfig, out_dir: Path, **exp: str) -> list[str]:
     keep = (
         "data_dir",

@@ -35,7 +35,7 @@ import numpy as np
 
 from numpygpt.checkpoint import CheckpointError, load_checkpoint
 from numpygpt.cli import ArgumentParser, ConfigError, add_options, fail, given_options, option, run
-from numpygpt.configs import CONFIGS, SECTIONS, TrainConfig, validate
+from numpygpt.configs import CONFIGS, SECTIONS, TrainConfig, resume_changes, resume_config, validate
 from numpygpt.models import GPT, GPTConfig
 from numpygpt.perf import tune_malloc
 from numpygpt.rundir import CsvLog
@@ -159,8 +159,34 @@ def plan(exp: ExperimentConfig, base: TrainConfig) -> list[Run]:
                 validate(cfg)
             except ConfigError as e:
                 raise ConfigError(f"--variants {variant}: {e}") from e
+            if resume:
+                _check_resumable(cfg, exp.out_dir)
             runs.append(Run(variant, seed, cfg))
     return runs
+
+
+def _check_resumable(cfg: TrainConfig, out_dir: str) -> None:
+    """A ConfigError if the run already in cfg's folder is of another experiment: another model, data
+    or seed, or more iterations than cfg asks. (A damaged checkpoint is train()'s to report, for that
+    run alone.)"""
+    try:
+        ck = load_checkpoint(cfg.run_dir / "last.npz", require=("iter", "train_config"))
+    except CheckpointError:
+        return
+    saved = ck["train_config"]
+    try:
+        resume_changes(saved, resume_config(cfg, dataclasses.asdict(cfg), saved))
+    except ConfigError as e:
+        first = str(e).splitlines()[0]
+        raise ConfigError(
+            f"--out_dir {out_dir} holds another experiment ({cfg.run_dir.name}: {first.lstrip('-')}): choose another "
+            f"--out_dir, or --overwrite to train its runs anew"
+        ) from e
+    if ck["iter"] > cfg.max_iters:
+        raise ConfigError(
+            f"--max_iters {cfg.max_iters}: {cfg.run_dir} has run {ck['iter']} iterations already: choose another "
+            f"--out_dir, or --overwrite to train its runs anew"
+        )
 
 
 def run_experiment(
