@@ -20,7 +20,7 @@ from numpygpt.models import GPT, GPTConfig
 pytestmark = [pytest.mark.variants, pytest.mark.cli]
 # Seconds: 12 iterations of a 1-layer model of 2 heads (gqa: one key/value head) on the 4 KB corpus.
 VARIANTS = "baseline,rope,gqa"
-TIMING = ("ms_per_iter", "train_seconds")
+TIMING = ("ms_per_iter", "ms_per_iter_min", "train_seconds")
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +61,10 @@ def test_the_csv_and_png_hold_every_variant_s_evaluations_and_model_figures(cfg:
         vals = [line.split(",")[-1] for line in metrics if line.split(",")[-1]]
         assert [float(row["val_loss"]) for row in mine] == pytest.approx([float(v) for v in vals], abs=1e-4)
         seconds = [float(row["train_seconds"]) for row in mine]
-        assert seconds[0] == 0 and seconds == sorted(seconds) and float(mine[0]["ms_per_iter"]) > 0
+        assert seconds[0] == 0 and seconds == sorted(seconds)
+        logged = [float(line.split(",")[3]) for line in metrics if line.split(",")[1]]
+        assert {row["ms_per_iter"] for row in mine} == {f"{np.median(logged):.2f}"}
+        assert {row["ms_per_iter_min"] for row in mine} == {f"{min(logged):.2f}"}
         # Trained alike: the same settings (seed, data, budget, schedule) but for the variant's own options.
         differ = {k for k, v in ck["train_config"].items() if baseline[k] != v}
         assert differ <= {"out_dir", *experiment.variant_options(r.variant, cfg.n_head)}, r.variant
