@@ -94,11 +94,25 @@ def check_catalogue(mutants: list[Mutant], root: Path = ROOT) -> list[str]:
     return problems
 
 
+def marker_files(stage_dir: Path, marker: str) -> list[str]:
+    """The test files (tests/test_x.py) holding a test with `marker`, from the stage's tests/exercises.txt:
+    collecting only those makes a run under the marker several times faster than collecting them all."""
+    files = set()
+    path = stage_dir / "tests" / "exercises.txt"
+    for line in path.read_text(encoding="utf-8").splitlines() if path.is_file() else []:
+        words = line.split(" ")
+        marks = [w for w in words if re.fullmatch(r"ex\d+_\d+", w)]
+        if marker in marks:
+            files.add(" ".join(words[len(marks) :]).split("::")[0])
+    return [f"tests/{f}" for f in sorted(files)]
+
+
 def test_args(m: Mutant, root: Path = ROOT) -> list[str]:
     """The pytest arguments that run the tests meant to catch `m` (see the module docstring)."""
     ex = exercise_of(m, root)
     if ex is not None:
-        return ["-m", "ex" + ex.replace(".", "_"), "-x", "-q"]
+        marker = "ex" + ex.replace(".", "_")
+        return ["-m", marker, "-x", "-q", *marker_files(root / m.stage, marker)]
     return [*m.select, "-x", "-q"]
 
 

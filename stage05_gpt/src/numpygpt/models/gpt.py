@@ -70,7 +70,7 @@ class CausalSelfAttention(nn.Module):
         _checks.hidden_states(x, self.c_proj.out_features, "CausalSelfAttention.forward")
         if self.kv_cache is not None:
             return self.forward_cached(x, self.kv_cache)
-        # exercise 5.1: CausalSelfAttention.forward: q, k, v heads from c_attn(x), rotated when self.rotary is set, causal attention (grouped when self.grouped; dropout only in training), heads merged, c_proj
+        # exercise 5.1: CausalSelfAttention.forward: causal multi-head self-attention of x, from c_attn to resid_dropout
         q, k, v = split_heads(self.c_attn(x), self.n_head, self.n_kv_head)  # q (B, nh, T, hs), k and v (B, nkv, T, hs)
         if self.rotary is not None:
             q, k = self.rotary(q, k)  # RoPE: row t of q and of k rotated by position t
@@ -155,7 +155,7 @@ class Block(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         _checks.hidden_states(x, self.mlp.c_fc.in_features, "Block.forward")
-        # exercise 5.2: Block.forward: x = x + attn(ln_1(x)), then x + mlp(ln_2(x))
+        # exercise 5.2: Block.forward: the pre-LayerNorm residual block of attention and MLP
         x = x + self.attn(self.ln_1(x))
         return x + self.mlp(self.ln_2(x))
         # end exercise 5.2
@@ -217,7 +217,7 @@ class GPT(nn.Module):
         B, T = ids.shape
         if self.config.block_size < T:
             raise ValueError(f"GPT.forward: sequence length {T} exceeds block_size {self.config.block_size}")
-        # exercise 5.3: GPT.forward: token + position embeddings (token embeddings alone with rope), the blocks, ln_f, the tied lm_head; the mean cross-entropy when targets are given
+        # exercise 5.3: GPT.forward: from token ids to logits, and the loss when targets are given
         tr = self.transformer
         tok = tr.wte(ids)  # (B, T, C)
         if self.config.position == "rope":
@@ -231,9 +231,7 @@ class GPT(nn.Module):
         logits = self.lm_head(x)  # (B, T, V)
         if targets is None:
             return logits, None
-        t = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
-        if t.shape != (B, T):
-            raise ValueError(f"GPT.forward: targets shape {t.shape} should equal idx shape {(B, T)}")
+        t = targets.data if isinstance(targets, Tensor) else np.asarray(targets)  # (B, T): checked above
         loss = F.cross_entropy(logits.reshape(B * T, -1), t.reshape(-1))
         return logits, loss
         # end exercise 5.3
@@ -278,7 +276,7 @@ class GPT(nn.Module):
             # (B, V) scores for the next token; float64 for the sampling arithmetic only (V numbers)
             logits = logits.astype(np.float64)
             _checks.finite_scores(logits, temperature)
-            # exercise 5.4: sampling the next token: argmax at temperature 0; else logits / temperature, keep the top_k, softmax, one uniform draw per row
+            # exercise 5.4: sampling the next token of each row from the logits, with temperature and top_k
             if temperature == 0:
                 nxt = logits.argmax(axis=-1)
             else:

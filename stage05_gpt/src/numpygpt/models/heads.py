@@ -46,7 +46,7 @@ class SplitHeads(Function):
 
     @once_differentiable
     def backward(self, gq: np.ndarray, gk: np.ndarray, gv: np.ndarray) -> np.ndarray:
-        # exercise 5.5: SplitHeads.backward: write gq, gk, gv back into their slots (nh, nkv and nkv heads) of one (B, T, (nh + 2 nkv) hs) gradient
+        # exercise 5.5: SplitHeads.backward: the gradient of c_attn's output from the gradients of q, k and v
         B, nh, T, hs = gq.shape
         nkv = gk.shape[1]
         g = np.empty((B, T, nh + 2 * nkv, hs), dtype=gq.dtype)
