@@ -284,6 +284,13 @@ def test_min_lr_follows_the_learning_rate_unless_given() -> None:
 
 
 @pytest.mark.cli
+def test_an_abbreviated_option_is_refused_not_guessed(run_train) -> None:
+    code, out, err = run_train(["--max_it", "5"])
+    assert code == 2 and out == ""
+    assert err.startswith("error: unrecognized arguments: --max_it"), err
+
+
+@pytest.mark.cli
 def test_dashes_and_underscores_name_the_same_option(run_train) -> None:
     cfg, given = configs.parse_args(["--max-iters", "5", "--learning_rate=0.002", "--n-layer=3"])
     assert (cfg.max_iters, cfg.learning_rate, cfg.n_layer) == (5, 0.002, 3)

@@ -20,7 +20,7 @@ from numpygpt.models import GPT, GPTConfig
 pytestmark = [pytest.mark.variants, pytest.mark.cli]
 # Seconds: 12 iterations of a 1-layer model of 2 heads (gqa: one key/value head) on the 4 KB corpus.
 VARIANTS = "baseline,rope,gqa"
-TIMING = ("ms_per_iter", "train_seconds")
+TIMING = ("ms_per_iter", "ms_per_iter_min", "train_seconds")
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +61,10 @@ def test_the_csv_and_png_hold_every_variant_s_evaluations_and_model_figures(cfg:
         vals = [line.split(",")[-1] for line in metrics if line.split(",")[-1]]
         assert [float(row["val_loss"]) for row in mine] == pytest.approx([float(v) for v in vals], abs=1e-4)
         seconds = [float(row["train_seconds"]) for row in mine]
-        assert seconds[0] == 0 and seconds == sorted(seconds) and float(mine[0]["ms_per_iter"]) > 0
+        assert seconds[0] == 0 and seconds == sorted(seconds)
+        logged = [float(line.split(",")[3]) for line in metrics if line.split(",")[1]]
+        assert {row["ms_per_iter"] for row in mine} == {f"{np.median(logged):.2f}"}
+        assert {row["ms_per_iter_min"] for row in mine} == {f"{min(logged):.2f}"}
         # Trained alike: the same settings (seed, data, budget, schedule) but for the variant's own options.
         differ = {k for k, v in ck["train_config"].items() if baseline[k] != v}
         assert differ <= {"out_dir", *experiment.variant_options(r.variant, cfg.n_head)}, r.variant
@@ -134,6 +137,31 @@ def test_a_failed_variant_is_reported_and_the_others_go_on(
     assert {r["seed"] for r in table if r["variant"] == "gqa" and r["iter"] == "12"} == {"1337", "7"}
     code = main(_argv(cfg, tmp_path / "exp", variants=VARIANTS, seeds="1337,7"))
     assert code == 1, "a failed variant fails the command"
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(n_layer=2), "holds another experiment \\(baseline-s1337: n_layer: the checkpoint has 1, asked 2\\)"),
+        (dict(max_iters=6, lr_decay_iters=6), "--max_iters 6: .*baseline-s1337 has run 12 iterations already"),
+    ],
+)
+def test_a_folder_of_another_experiment_is_refused_before_any_work(
+    cfg: TrainConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str], change: dict, message: str
+) -> None:
+    run_experiment(ExperimentConfig(variants="baseline", out_dir=str(tmp_path / "exp")), cfg)
+    before = (tmp_path / "exp" / "baseline-s1337" / "metrics.csv").read_text()
+    capsys.readouterr()
+    code = main(_argv(dataclasses.replace(cfg, **change), tmp_path / "exp", variants="baseline,rope"))
+    err = capsys.readouterr().err
+    assert code == 2 and re.search(message, err) and err.count("\n") == 1, err
+    assert err.rstrip().endswith("choose another --out_dir, or --overwrite to train its runs anew")
+    assert not (tmp_path / "exp" / "rope-s1337").exists()
+    assert (tmp_path / "exp" / "baseline-s1337" / "metrics.csv").read_text() == before
+    code = main([*_argv(dataclasses.replace(cfg, **change), tmp_path / "exp", variants="baseline"), "--overwrite"])
+    ck = load_checkpoint(tmp_path / "exp" / "baseline-s1337" / "last.npz")
+    assert code == 0 and ck["iter"] == change.get("max_iters", cfg.max_iters), "--overwrite trains it anew"
+    assert ck["model_config"]["n_layer"] == change.get("n_layer", cfg.n_layer)
 
 
 def _argv(base: TrainConfig, out_dir: Path, **exp: str) -> list[str]:

@@ -42,6 +42,9 @@ class ArgumentParser(argparse.ArgumentParser):
             prog=prog,
             description=description,
             usage="%(prog)s [--option VALUE ...]",
+            # NOTE: argparse would take `--seed` for `--seeds` or `--max` for `--max_iters`: a typo
+            # would silently set another option. Options are named in full.
+            allow_abbrev=False,
             formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=30, width=110),
         )
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from numpygpt.checkpoint import CheckpointError, load_checkpoint
 from numpygpt.cli import ArgumentParser, ConfigError, add_options, fail, given_options, option, run
-from numpygpt.configs import CONFIGS, SECTIONS, TrainConfig, validate
+from numpygpt.configs import CONFIGS, SECTIONS, TrainConfig, resume_changes, resume_config, validate
 from numpygpt.models import GPT, GPTConfig
 from numpygpt.perf import tune_malloc
 from numpygpt.rundir import CsvLog
@@ -73,6 +73,7 @@ EXPERIMENT_COLUMNS = (
     "parameters",
     "flops_per_token",
     "ms_per_iter",
+    "ms_per_iter_min",
     "iter",
     "train_seconds",
     "train_loss",
@@ -159,8 +160,34 @@ def plan(exp: ExperimentConfig, base: TrainConfig) -> list[Run]:
                 validate(cfg)
             except ConfigError as e:
                 raise ConfigError(f"--variants {variant}: {e}") from e
+            if resume:
+                _check_resumable(cfg, exp.out_dir)
             runs.append(Run(variant, seed, cfg))
     return runs
+
+
+def _check_resumable(cfg: TrainConfig, out_dir: str) -> None:
+    """A ConfigError if the run already in cfg's folder is of another experiment: another model, data
+    or seed, or more iterations than cfg asks. (A damaged checkpoint is train()'s to report, for that
+    run alone.)"""
+    try:
+        ck = load_checkpoint(cfg.run_dir / "last.npz", require=("iter", "train_config"))
+    except CheckpointError:
+        return
+    saved = ck["train_config"]
+    try:
+        resume_changes(saved, resume_config(cfg, dataclasses.asdict(cfg), saved))
+    except ConfigError as e:
+        first = str(e).splitlines()[0]
+        raise ConfigError(
+            f"--out_dir {out_dir} holds another experiment ({cfg.run_dir.name}: {first.lstrip('-')}): choose another "
+            f"--out_dir, or --overwrite to train its runs anew"
+        ) from e
+    if ck["iter"] > cfg.max_iters:
+        raise ConfigError(
+            f"--max_iters {cfg.max_iters}: {cfg.run_dir} has run {ck['iter']} iterations already: choose another "
+            f"--out_dir, or --overwrite to train its runs anew"
+        )
 
 
 def run_experiment(
@@ -221,12 +248,17 @@ def run_rows(r: Run) -> list[dict[str, Any]]:
             parameters, flops = str(model.num_parameters()), f"{model.flops_per_token():.0f}"
         except (CheckpointError, KeyError, TypeError, ValueError):
             pass  # a damaged run: its losses still count
-    ms_per_iter = f"{statistics.median(ms for _, ms in steps):.2f}" if steps else ""
+    # ms/iter: the median of the logged intervals, and the fastest (on a shared machine, the one
+    # least slowed down by other jobs: the closest to what the variant itself costs).
+    timing = {
+        "ms_per_iter": f"{statistics.median(ms for _, ms in steps):.2f}" if steps else "",
+        "ms_per_iter_min": f"{min(ms for _, ms in steps):.2f}" if steps else "",
+    }
     common: dict[str, Any] = dict(
-        variant=r.variant, seed=r.seed, status=r.status, parameters=parameters, flops_per_token=flops
+        variant=r.variant, seed=r.seed, status=r.status, parameters=parameters, flops_per_token=flops, **timing
     )
     if not evals:
-        return [{**common, "ms_per_iter": ms_per_iter}]
+        return [common]
     # Training time at each evaluation: each logged ms/iter is the mean over the steps since the log before it.
     seconds, out, prev, j = 0.0, [], 0, 0
     for it, train_loss, val_loss in evals:
@@ -237,7 +269,6 @@ def run_rows(r: Run) -> list[dict[str, Any]]:
         out.append(
             {
                 **common,
-                "ms_per_iter": ms_per_iter,
                 "iter": it,
                 "train_seconds": f"{seconds:.1f}",
                 "train_loss": f"{train_loss:.4f}",
@@ -261,14 +292,18 @@ def write_results(runs: Sequence[Run], out_dir: Path) -> list[dict[str, Any]]:
 
 
 def summary(runs: Sequence[Run], rows: Sequence[dict[str, Any]]) -> str:
-    """A table of the variants: parameters, FLOPs per token, ms/iter and the last val loss (mean over
-    seeds, and each seed's), then a line per failed run."""
+    """A table of the variants: parameters, FLOPs per token, ms/iter (the mean of the runs' medians, and
+    the fastest logged interval of any run), the last val loss (mean over seeds, and each seed's), then a
+    line per run not done."""
     last = {(row["variant"], row["seed"]): row for row in rows}  # each run's last evaluation
-    lines = [f"{'variant':10} {'params':>8} {'MFLOP/tok':>9} {'ms/iter':>7} {'iter':>5}  val loss (seeds)"]
+    lines = [
+        f"{'variant':10} {'params':>8} {'MFLOP/tok':>9} {'ms/iter':>7} {'fastest':>7} {'iter':>5}  val loss (seeds)"
+    ]
     for variant in dict.fromkeys(r.variant for r in runs):
         mine = [last[(r.variant, r.seed)] for r in runs if r.variant == variant]
         finals = [float(row["val_loss"]) for row in mine if row.get("val_loss")]
         ms = [float(row["ms_per_iter"]) for row in mine if row.get("ms_per_iter")]
+        fastest = [float(row["ms_per_iter_min"]) for row in mine if row.get("ms_per_iter_min")]
         params = next((row["parameters"] for row in mine if row["parameters"]), "")
         flops = next((float(row["flops_per_token"]) / 1e6 for row in mine if row["flops_per_token"]), math.nan)
         its = [row["iter"] for row in mine if row.get("val_loss")]
@@ -277,6 +312,7 @@ def summary(runs: Sequence[Run], rows: Sequence[dict[str, Any]]) -> str:
             loss += f" ({', '.join(f'{f:.4f}' for f in finals)})"
         lines.append(
             f"{variant:10} {params:>8} {flops:>9.2f} {np.mean(ms) if ms else math.nan:>7.1f} "
+            f"{min(fastest) if fastest else math.nan:>7.1f} "
             f"{max(its) if its else '-':>5}  {loss}"
         )
     lines += [f"{r.variant}, seed {r.seed}: {r.status}" for r in runs if r.status not in ("done", "failed")]
