@@ -10,6 +10,7 @@ import pytest
 
 import numpygpt.nn as nn
 from numpygpt.autograd import Tensor, gradcheck
+from numpygpt.autograd.exercises import check_value
 from numpygpt.models import GPT, GPTConfig
 
 FIXTURE = Path(__file__).parent / "fixtures" / "gpt_parity.npz"
@@ -127,7 +128,11 @@ def test_loss_at_init_is_about_log_vocab_size() -> None:
     model = GPT(GPTConfig(block_size=32, vocab_size=65, n_layer=2, n_head=2, n_embd=32))
     idx, targets = batch(B=8, T=32, V=65)
     _, loss = model(idx, targets)
-    assert loss.item() == pytest.approx(math.log(65), abs=0.05)
+    assert loss.item() == pytest.approx(math.log(65), abs=0.05), (
+        f"the loss of an untrained model is {loss.item():.4g}, not about log(65) = {math.log(65):.4g}: with "
+        "N(0, 0.02) weights the logits are near 0, every token about equally likely (is it the mean over the "
+        "positions, and are the weights initialised as GPT-2's?)"
+    )
 
 
 @pytest.mark.model
@@ -181,14 +186,18 @@ def test_blocks_are_residual() -> None:
     idx, _ = batch()
     logits, _ = model(idx)
     tr = model.transformer
-    x = tr.ln_f(tr.wte(idx) + tr.wpe(np.arange(idx.shape[1])))
-    np.testing.assert_allclose(
+    stream = tr.wte(idx) + tr.wpe(np.arange(idx.shape[1]))
+    check_value(
         logits.data,
-        model.lm_head(x).data,
+        model.lm_head(tr.ln_f(stream)).data,
+        "the logits with every block's output projections zeroed",
+        {"ln_f is missing: the stream is normalised after the last block, before lm_head": model.lm_head(stream).data},
         rtol=1e-5,
         atol=1e-6,
-        err_msg="with attention and MLP outputs zeroed the blocks changed x: is each block residual, "
-        "x = x + attn(ln_1(x)), then x = x + mlp(ln_2(x))?",
+    )
+    assert np.allclose(logits.data, model.lm_head(tr.ln_f(stream)).data, rtol=1e-5, atol=1e-6), (
+        "with attention and MLP outputs zeroed the blocks changed x: each block adds its sub-layers' outputs "
+        "to the stream (x = x + ...), so zero outputs leave it as it was"
     )
 
 

@@ -231,14 +231,31 @@ def raises(exc_type: type[BaseException], match: str, hint: str) -> Iterator[Non
 # ----- the pytest plugin -----------------------------------------------------------------------
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """One failure per hypothesis test: its first, so a failure names one mistake (one exercise)."""
+def _register_hypothesis_profiles() -> None:
+    """Hypothesis profiles (registered on import, before hypothesis's own plugin reads its option):
+
+    numpygpt        one failure per hypothesis test, its first, so a failure names one mistake
+    numpygpt-tools  the same, and the same examples every run (derandomized, no example database):
+                    tools/ pass it with --hypothesis-profile, as which tests reach an exercise must
+                    not depend on the examples drawn or replayed
+    """
     try:
         from hypothesis import settings
     except ImportError:  # pragma: no cover - hypothesis is a test dependency of every stage
         return
     settings.register_profile("numpygpt", report_multiple_bugs=False)
-    settings.load_profile("numpygpt")
+    settings.register_profile("numpygpt-tools", report_multiple_bugs=False, derandomize=True, database=None)
+
+
+_register_hypothesis_profiles()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Load the profile numpygpt unless a --hypothesis-profile was asked for."""
+    if config.getoption("hypothesis_profile", None) is None:
+        from hypothesis import settings
+
+        settings.load_profile("numpygpt")
 
 
 def exercise_ids(item: pytest.Item) -> list[tuple[int, int]]:
