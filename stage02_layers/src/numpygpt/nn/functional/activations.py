@@ -9,6 +9,7 @@ import numpy as np
 from numpygpt.autograd import Function, Tensor, once_differentiable
 
 from ._checks import check_float, check_same_dtype, check_tensor
+from ._chunks import chunks
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -57,19 +58,22 @@ class GELU(Function):
     'tanh':  y = x s,  s = (1 + tanh(u)) / 2,  u = k (x + 0.044715 x^3),  k = sqrt(2/pi)
              dy/dx = s + x * 2 s (1 - s) * k (1 + 3 * 0.044715 x^2)     [(1 - tanh^2)/2 = 2 s (1 - s)]
     Forward computes dy/dx too and keeps only it: backward is then one multiply, gx = gy * dy/dx.
-    Each formula is a dozen NumPy passes, done in place so that only two temporaries exist.
-    (Processing the array in cache-sized chunks of rows was measured too: at GPT sizes here
-    the extra Python calls cost more than the cache saved.)
+    Each formula is a dozen NumPy passes, done in place so that only two temporaries exist,
+    over one cache-sized chunk of the array at a time (see _chunks.py: 40-50% off the forward).
     """
 
     def __init__(self, approximate: str) -> None:
         self.approximate = approximate
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        y = np.empty_like(x)
-        d = np.empty_like(x) if self.needs_input_grad else None
+        y = np.empty(x.shape, dtype=x.dtype)
+        d = np.empty(x.shape, dtype=x.dtype) if self.needs_input_grad else None
+        formula = _gelu_tanh if self.approximate == "tanh" else _gelu_erf
+        xf, yf = x.reshape(-1), y.reshape(-1)  # flat views (a copy of x only if x is not contiguous)
+        df = d.reshape(-1) if d is not None else None
         with np.errstate(over="ignore"):
-            (_gelu_tanh if self.approximate == "tanh" else _gelu_erf)(x, y, d)
+            for c in chunks(xf.size):
+                formula(xf[c], yf[c], df[c] if df is not None else None)
         self.dydx = d
         return y
 
