@@ -40,7 +40,6 @@ def output_and_grads(f: object, inputs: list[Tensor], gy: np.ndarray) -> list[np
 
 
 @pytest.mark.attention
-@pytest.mark.ex2_6
 @settings(max_examples=30, deadline=None)
 @given(
     L=st.integers(1, 9),
