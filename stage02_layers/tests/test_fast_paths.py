@@ -101,7 +101,9 @@ def test_tiled_causal_attention_never_looks_ahead(tile: int | None, monkeypatch:
     for t in (1, T // 2, T - 1):
         gy_past = gy.copy()
         gy_past[..., t:, :] = 0  # only the past queries' outputs reach the loss
-        y, gq, gk, gv = output_and_grads(lambda *a: F.scaled_dot_product_attention(*a, is_causal=True), [q, k, v], gy_past)
+        y, gq, gk, gv = output_and_grads(
+            lambda *a: F.scaled_dot_product_attention(*a, is_causal=True), [q, k, v], gy_past
+        )
         k2, v2 = (Tensor(a.data.copy(), requires_grad=True) for a in (k, v))
         k2.data[..., t:, :] += 10.0
         v2.data[..., t:, :] -= 10.0
