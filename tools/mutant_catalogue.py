@@ -483,12 +483,12 @@ MUTANTS: list[Mutant] = [
         expect=r"it is softmax\(x\) alone",
     ),
     Mutant(
-        "cross-entropy-backward-scales-the-kept-softmax",
+        "cross-entropy-backward-changes-the-logits",
         N + "functional/cross_entropy.py",
-        "        g = self.probs * scale\n",
-        "        g = self.probs\n        g *= scale\n",
-        "backward must not change what forward kept: a second backward would see it changed",
-        expect=r"backward changed the softmax that forward kept",
+        "        g = self.inputs[0].data - self.row_max[:, None]\n",
+        "        g = self.inputs[0].data\n        g -= self.row_max[:, None]\n",
+        "backward must not change its input or what forward kept: a second backward would see it changed",
+        expect=r"backward changed the logits",
     ),
     # exercise 2.5: causal_bias
     Mutant(

@@ -157,8 +157,12 @@ def test_cross_entropy_backward_by_hand(reduction: str) -> None:
     x = Tensor(np.random.default_rng(31).standard_normal((5, 4)), requires_grad=True)
     t = np.array([1, 0, -100, 3, 1])  # row 2 is ignored (ignore_index = -100)
     gy = np.asarray(0.7) if reduction != "none" else np.random.default_rng(32).standard_normal(5)
+    logits = x.data.copy()
     (got,) = grads(F.cross_entropy(x, t, reduction=reduction), gy, x)
-    p, onehot = softmax_rows(x.data), np.zeros((5, 4))
+    assert np.array_equal(x.data, logits), (
+        "backward changed the logits (its input, self.inputs[0].data) in place: compute the gradient in a new array"
+    )
+    p, onehot = softmax_rows(logits), np.zeros((5, 4))
     onehot[[0, 1, 3, 4], [1, 0, 3, 1]] = 1
     keep = (t != -100)[:, None]
     per_row = gy[:, None] if reduction == "none" else gy / (4 if reduction == "mean" else 1)
