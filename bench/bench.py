@@ -2,7 +2,8 @@
 
     python bench/bench.py                 # parity check, then the timing table (nox -s bench)
     python bench/bench.py --profile       # where numpygpt's step spends its time, per Function
-    python bench/bench.py --sweep         # step time against n_embd, block_size, batch: CSV + PNG
+    python bench/bench.py --sweep         # step time against n_embd, block_size, batch, and at two whole
+                                          # configs (NAMED: nanoGPT's shakespeare_char, GPT-2 124M): CSV + PNG
     python bench/bench.py --gpt2          # GPT-2 124M-sized: generation with and without the KV cache
                                           # against transformers, a fine-tuning step against PyTorch (gpt2.py)
 
@@ -32,6 +33,13 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12, vocab_size=65, gelu="tanh")
+# Whole configurations the sweep times besides its one-knob variations of DEFAULT.
+NAMED = {
+    # nanoGPT's config/train_shakespeare_char.py model (its batch of 64 cut to 8 for a CPU)
+    "shakespeare_char": dict(DEFAULT, n_layer=6, n_head=6, n_embd=384, block_size=256, batch_size=8),
+    # fine-tuning GPT-2 124M on 256-token windows, one sequence per step
+    "gpt2_124M": dict(DEFAULT, n_layer=12, n_head=12, n_embd=768, vocab_size=50257, block_size=256, batch_size=1),
+}
 
 
 class Worker:
@@ -192,8 +200,11 @@ def main() -> None:
 
     r = timed_blocks(cfg, args.threads, args.blocks, args.steps, args.discard)
     workers = r.pop("workers")
-    sample_s = workers["numpy"].ask(cmd="sample", tokens=500)["seconds"]
-    torch_sample_s = workers["torch"].ask(cmd="sample", tokens=500)["seconds"]
+    sampling = {
+        "numpygpt_command": workers["numpy"].ask(cmd="sample", tokens=500, how="command")["seconds"],
+        "numpygpt_generate": workers["numpy"].ask(cmd="sample", tokens=500, how="generate")["seconds"],
+        "pytorch_generate": workers["torch"].ask(cmd="sample", tokens=500, how="generate")["seconds"],
+    }
     for w in workers.values():
         w.close()
     flops = flops_per_step(cfg)
@@ -216,7 +227,11 @@ def main() -> None:
         f"model FLOPs per step: {flops / 1e9:.2f} GFLOP; float32 matmul throughput here: {r['matmul_gflops']:.0f} GFLOP/s; "
         f"numpygpt utilisation: {util:.0%}"
     )
-    print(f"sampling 500 tokens (batch 1, top-k 40): numpygpt {sample_s:.2f} s, PyTorch {torch_sample_s:.2f} s")
+    print(
+        f"sampling 500 tokens (batch 1, top-k 40; median of 3): numpygpt's sample command "
+        f"{sampling['numpygpt_command']:.2f} s, numpygpt's model.generate {sampling['numpygpt_generate']:.2f} s, "
+        f"PyTorch (nanoGPT's generate, as its sample.py calls it) {sampling['pytorch_generate']:.2f} s"
+    )
     (out / "latest.json").write_text(
         json.dumps(
             {
@@ -226,7 +241,7 @@ def main() -> None:
                 "ratio": ratio,
                 "flops_per_step": flops,
                 "utilisation": util,
-                "sample_500_s": sample_s,
+                "sample_500_s": sampling,
             },
             indent=1,
         )
@@ -259,13 +274,13 @@ def print_profile(prof: dict) -> None:
 
 def sweep(base: dict, args: argparse.Namespace, out: Path) -> None:
     points = (
-        [("n_embd", v) for v in (64, 128, 256, 512)]
-        + [("block_size", v) for v in (32, 64, 128, 256)]
-        + [("batch_size", v) for v in (4, 12, 32)]
+        [("n_embd", v, dict(base, n_embd=v)) for v in (64, 128, 256, 512)]
+        + [("block_size", v, dict(base, block_size=v)) for v in (32, 64, 128, 256)]
+        + [("batch_size", v, dict(base, batch_size=v)) for v in (4, 12, 32)]
+        + [("config", name, cfg) for name, cfg in NAMED.items()]
     )
     rows = []
-    for key, value in points:
-        cfg = dict(base, **{key: value})
+    for key, value, cfg in points:
         r = timed_blocks(cfg, args.threads, blocks=2, steps=8, discard=2, warmup=3)
         for w in r.pop("workers").values():
             w.close()
@@ -305,7 +320,7 @@ def plot_sweep(rows: list[dict], png: Path) -> None:
     import matplotlib.pyplot as plt
 
     params = ["n_embd", "block_size", "batch_size"]
-    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5), dpi=90)
+    fig, axes = plt.subplots(2, 4, figsize=(15, 6.5), dpi=90)
     for j, p in enumerate(params):
         rs = [r for r in rows if r["param"] == p]
         v = [r["value"] for r in rs]
@@ -324,6 +339,20 @@ def plot_sweep(rows: list[dict], png: Path) -> None:
         ax2.set_xscale("log", base=2)
         ax2.set_title(f"numpygpt / PyTorch vs {p}")
         ax2.set_xlabel(p)
+    named = [r for r in rows if r["param"] == "config"]
+    x = np.arange(len(named))
+    ax = axes[0, 3]
+    ax.bar(x - 0.2, [r["numpy_ms"] for r in named], 0.4, label="numpygpt")
+    ax.bar(x + 0.2, [r["torch_ms"] for r in named], 0.4, label="PyTorch")
+    ax.set_yscale("log")
+    ax.set_xticks(x, [r["value"] for r in named], fontsize=8)
+    ax.set_title("ms/step, whole configs")
+    ax.legend(fontsize=8)
+    ax2 = axes[1, 3]
+    ax2.bar(x, [r["ratio"] for r in named], 0.5, color="C3")
+    ax2.axhline(1.0, color="grey", lw=0.8)
+    ax2.set_xticks(x, [r["value"] for r in named], fontsize=8)
+    ax2.set_title("numpygpt / PyTorch, whole configs")
     fig.tight_layout()
     fig.savefig(png)
     plt.close(fig)

@@ -7,7 +7,11 @@ commands on stdin, one JSON line each:
     {"cmd": "run", "steps": N}     time N full training steps -> {"ms": [...]}
     {"cmd": "profile", "steps": N} numpygpt only: per-Function forward/backward time
     {"cmd": "matmul"}              float32 matmul throughput of this process's BLAS
-    {"cmd": "sample", "tokens": N} time generating N tokens with batch 1
+    {"cmd": "sample", "tokens": N, "how": H}
+                                   time generating N tokens with batch 1 (top-k 40, temperature 0.8):
+                                   H "generate" calls model.generate as a learner would, H "command"
+                                   runs what the sample command runs (numpygpt.sample.sample; for
+                                   PyTorch, nanoGPT's sample.py calls generate too)
     {"cmd": "mem"}                 peak resident memory of this process (MB)
 Thread counts are set by the parent through the environment before numpy/torch load.
 """
@@ -63,11 +67,17 @@ def numpy_side(cfg: dict):
             phases["optimizer"] += time.perf_counter() - t2
         return loss.item()
 
-    def sample(n: int) -> None:
-        from numpygpt.perf import blas_threads
+    def sample(n: int, how: str) -> None:
+        import io
+
+        from numpygpt.sample import sample as sample_command
+        from numpygpt.tokenizer import CharTokenizer
 
         model.eval()
-        with blas_threads(1):  # as numpygpt.sample does
+        if how == "command":
+            tokenizer = CharTokenizer([chr(32 + i) for i in range(cfg["vocab_size"])])
+            sample_command(model, tokenizer, tokenizer.decode([int(x[0, 0])]), n, 0.8, 40, seed=0, out=io.StringIO())
+        else:
             model.generate(x[:1, :1], n, temperature=0.8, top_k=40, seed=0)
         model.train()
 
@@ -100,17 +110,9 @@ def torch_side(cfg: dict, state: dict[str, np.ndarray] | None = None):
         opt.zero_grad(set_to_none=True)
         return loss.item()
 
-    @torch.no_grad()
-    def sample(n: int) -> None:
+    def sample(n: int, how: str) -> None:  # nanoGPT's sample.py calls generate: one way for both
         model.eval()
-        idx = x[:1, :1]
-        g = torch.Generator().manual_seed(0)
-        for _ in range(n):
-            logits, _ = model(idx[:, -cfg["block_size"] :])
-            logits = logits[:, -1, :] / 0.8
-            v, _ = torch.topk(logits, 40)
-            logits[logits < v[:, [-1]]] = -float("inf")
-            idx = torch.cat([idx, torch.multinomial(torch.softmax(logits, -1), 1, generator=g)], dim=1)
+        model.generate(x[:1, :1], n, temperature=0.8, top_k=40, generator=torch.Generator().manual_seed(0))
         model.train()
 
     return model, step, sample
@@ -206,9 +208,13 @@ def main() -> None:
         elif cmd["cmd"] == "matmul":
             reply({"gflops": matmul_gflops()})
         elif cmd["cmd"] == "sample":
-            t = time.perf_counter()
-            sample(cmd["tokens"])
-            reply({"seconds": time.perf_counter() - t})
+            runs = []
+            for _ in range(cmd.get("repeats", 3)):
+                time.sleep(0.3)  # let the other process's idle BLAS threads stop spinning
+                t = time.perf_counter()
+                sample(cmd["tokens"], cmd.get("how", "generate"))
+                runs.append(time.perf_counter() - t)
+            reply({"seconds": float(np.median(runs)), "runs": runs})
         elif cmd["cmd"] == "mem":
             reply({"peak_mb": peak_memory_mb()})
         elif cmd["cmd"] == "quit":
