@@ -281,7 +281,7 @@ def test_split_and_merge_heads_equal_the_reshape_permute_chain() -> None:
     fused = split_heads(x, nh)
     for r, f in zip(ref, fused, strict=True):
         np.testing.assert_array_equal(r.data, f.data)
-        assert f.data.flags.c_contiguous
+        assert np.shares_memory(f.data, x.data) and f.data.strides[-1] == f.data.itemsize  # a view, rows in place
     sum((r * g).sum() for r, g in zip(ref, gys, strict=True)).backward()
     ref_grad, x.grad = x.grad.data.copy(), None
     sum((f * g).sum() for f, g in zip(fused, gys, strict=True)).backward()
