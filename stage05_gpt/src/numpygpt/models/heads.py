@@ -8,7 +8,7 @@ With Tensor ops this plumbing is a chain of five Functions,
 
 whose backward passes allocate a zero (3, B, nh, T, hs) array per GetItem. Each direction
 here is one Function. Splitting copies nothing: q, k and v are views of the projection's
-output (see SplitHeads); merging copies once, into the (B, T, C) rows the next Linear wants.
+output (see SplitHeads), and merging is a reshape of attention's output (see MergeHeads).
 The tests check both against that chain.
 
 With grouped-query attention the projection holds nh query heads, then nkv key heads and nkv
@@ -66,17 +66,22 @@ def _slots(nh: int, nkv: int) -> tuple[tuple[int, int], ...]:
 class MergeHeads(Function):
     """(B, nh, T, hs) -> (B, T, nh * hs): the heads side by side again.
 
-    Backward: the gradient cut back into heads, as a contiguous (B, nh, T, hs) array.
+    Backward: the gradient cut back into heads, (B, nh, T, hs), a view of it.
+
+    NOTE: attention lays its output out in memory as (B, T, nh, hs) (see output_array in
+    stage02's attention.py), so the merge is a reshape, no copy; a y laid out otherwise is
+    copied by the reshape. The gradient's view by heads has rows of hs consecutive numbers,
+    which attention's backward products read in place.
     """
 
     def forward(self, y: np.ndarray) -> np.ndarray:
         B, nh, T, hs = y.shape
-        return y.transpose(0, 2, 1, 3).reshape(B, T, nh * hs)  # reshape copies the transposed view
+        return y.transpose(0, 2, 1, 3).reshape(B, T, nh * hs)  # a view when y is laid out (B, T, nh, hs)
 
     @once_differentiable
     def backward(self, g: np.ndarray) -> np.ndarray:
         B, nh, T, hs = self.inputs[0].shape
-        return np.ascontiguousarray(g.reshape(B, T, nh, hs).transpose(0, 2, 1, 3))
+        return g.reshape(B, T, nh, hs).transpose(0, 2, 1, 3)
 
 
 def split_heads(qkv: Tensor, n_head: int, n_kv_head: int | None = None) -> tuple[Tensor, Tensor, Tensor]:

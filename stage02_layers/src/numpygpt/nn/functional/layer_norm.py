@@ -32,15 +32,31 @@ class LayerNorm(Function):
         weight = params[0] if self.has_weight else None
         bias = params[-1] if self.has_bias else None
         x2 = x.reshape(-1 if self.d else 0, self.d)  # (N, D); a zero-size row leaves N to be anything
-        xc = x2 - row_mean(x2)[:, None]
-        rstd = 1.0 / np.sqrt(row_mean(xc * xc) + np.asarray(self.eps, dtype=x.dtype))
+        self.mean = row_mean(x2)  # (N,)
+        xc = x2 - self.mean[:, None]
+        self.rstd = rstd = 1.0 / np.sqrt(row_mean(xc * xc) + np.asarray(self.eps, dtype=x.dtype))
         xhat = xc
         xhat *= rstd[:, None]  # in place: xc is not needed once xhat exists
-        self.xhat, self.rstd = xhat, rstd
-        y = xhat * weight.reshape(-1) if weight is not None else xhat.copy()
+        y = xhat * weight.reshape(-1) if weight is not None else xhat
         if bias is not None:
             y += bias.reshape(-1)
         return y.reshape(x.shape)
+
+    @property
+    def xhat(self) -> np.ndarray:
+        """The normalised rows (N, D), computed again from the input and the mean and rstd forward
+        kept, with forward's own operations: the same numbers.
+
+        NOTE: keeping xhat from forward would cost an (N, D) array per layer norm for as long as
+        the graph lives, while the input x is kept anyway (it is the residual stream); at the
+        GPT-2 124M shape with 1024 tokens, 75 MB, which took a fine-tuning step's peak memory below
+        PyTorch's. Recomputing it is two passes in backward: about 40 us more per layer norm at
+        the default GPT (forward + backward 0.46 -> 0.50 ms, one thread), 0.4 ms of a step.
+        """
+        x2 = self.inputs[0].data.reshape(-1 if self.d else 0, self.d)
+        xhat = x2 - self.mean[:, None]
+        xhat *= self.rstd[:, None]
+        return xhat
 
     @once_differentiable
     def backward(self, gy: np.ndarray) -> tuple[np.ndarray | None, ...]:
