@@ -167,7 +167,12 @@ def main() -> None:
     ap.add_argument("--sweep", action="store_true")
     ap.add_argument("--gpt2", action="store_true", help="the GPT-2 124M-sized benchmark instead (bench/gpt2.py)")
     ap.add_argument("--gpt2-tokens", type=int, default=64, help="--gpt2: tokens to generate")
-    ap.add_argument("--gpt2-gen-threads", type=int, default=1, help="--gpt2: BLAS/OpenMP threads for generation")
+    ap.add_argument(
+        "--gpt2-gen-threads",
+        type=int,
+        default=1,
+        help="--gpt2: BLAS/OpenMP threads for transformers' generation (numpygpt's runs on one)",
+    )
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = ap.parse_args()
     out = Path(args.out)

@@ -8,7 +8,8 @@
 
 Every measurement runs in a process of its own, so each peak memory is that side's alone; both
 sides get the same BLAS/OpenMP thread count. Generation defaults to one thread per side, as
-numpygpt's sample command runs it: a batch-1 step is matrix-vector products, which a second
+numpygpt's generation always runs (GPT.next_token_logits sets it; --gpt2-gen-threads then
+changes transformers' side only): a batch-1 step is matrix-vector products, which a second
 BLAS thread barely speeds up and, on a busy machine, slows down several times (measured here:
 10 tokens/s on one thread, 1-2.5 on two, with other jobs on the cores). Figures depend on what
 else the machine is doing: report the load with them.

@@ -197,3 +197,31 @@ def test_explicit_generator_leaves_the_default_alone() -> None:
     init.normal_(empty(10, 10), generator=np.random.default_rng(0))
     F.dropout(Tensor(np.ones(10, dtype=np.float32)), 0.5, generator=np.random.default_rng(0))
     np.testing.assert_array_equal(nn.default_generator().random(3), expected)
+
+
+class _Tiny(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb, self.fc, self.ln = nn.Embedding(7, 4), nn.Linear(4, 5), nn.LayerNorm(5)
+
+    def forward(self, ids: np.ndarray) -> Tensor:
+        return self.ln(self.fc(self.emb(ids)))
+
+
+def test_skip_init_draws_nothing_and_loading_gives_the_built_module() -> None:
+    """skip_init builds a module without a single draw (the default generator stays where it
+    was); loading a state dict then gives the module built the usual way, and the initialisers
+    work again afterwards, also after a build that failed."""
+    nn.manual_seed(3)
+    built = _Tiny()
+    state = nn.get_rng_state()
+    skipped = init.skip_init(_Tiny)
+    assert nn.get_rng_state() == state, "skip_init drew random numbers"
+    assert [p.shape for p in skipped.parameters()] == [p.shape for p in built.parameters()]
+    skipped.load_state_dict(built.state_dict())
+    ids = np.array([[0, 3, 6]])
+    np.testing.assert_array_equal(skipped(ids).data, built(ids).data)
+    with pytest.raises(ValueError):
+        init.skip_init(nn.Linear, -1, 5)
+    drawn = init.normal_(empty(3))
+    assert np.isfinite(drawn.data).all() and nn.get_rng_state() != state

@@ -340,6 +340,12 @@ CASES: dict[str, Case] = {
         )
         for n in ("zeros_", "ones_")
     },
+    "init.skip_init": Case(
+        lambda module_cls: init.skip_init(module_cls, 3, 4),
+        {"module_cls": const(nn.Linear)},
+        "skip_init",
+        domain={"module_cls": lambda v: isinstance(v, type) and issubclass(v, nn.Linear)},
+    ),
     "init.calculate_gain": Case(
         init.calculate_gain,
         {"nonlinearity": const("leaky_relu"), "param": const(0.2)},

@@ -25,7 +25,7 @@ from numpygpt.cli import ArgumentParser, ConfigError, add_options, fail, given_o
 from numpygpt.configs import TrainConfig
 from numpygpt.models import GPT, GPTConfig
 from numpygpt.models.pretrained import DownloadError, tokenizer_from_pretrained
-from numpygpt.perf import blas_threads
+from numpygpt.nn import init
 from numpygpt.tokenizer import GPT2Tokenizer, Tokenizer, tokenizer_from_dict
 
 
@@ -62,7 +62,7 @@ def load_model(path: str | Path) -> tuple[GPT, Tokenizer]:
         raise CheckpointError(
             f"checkpoint {path}: its tokenizer has {tokenizer.vocab_size} tokens, its model_config {config.vocab_size}"
         )
-    model = GPT(config)
+    model = init.skip_init(GPT, config)  # every weight is loaded next
     load_weights(model, ck["model"], path)
     model.eval()
     return model, tokenizer
@@ -94,8 +94,7 @@ def sample(
     else:
         ids = np.asarray(tokenizer.encode(prompt), dtype=np.int64)[None, :]  # (1, T)
     out.write(prompt)
-    with blas_threads(1):  # tiny matrices: one BLAS thread is faster (see numpygpt/perf.py)
-        text = _stream_text(model, tokenizer, ids, max_new_tokens, temperature, top_k, seed, out)
+    text = _stream_text(model, tokenizer, ids, max_new_tokens, temperature, top_k, seed, out)
     out.write("\n")
     return prompt + text
 

@@ -27,6 +27,7 @@ import numpygpt.nn.functional as F
 from numpygpt.autograd import Tensor, no_grad
 from numpygpt.autograd.checks import check_int, is_int
 from numpygpt.nn import init
+from numpygpt.perf import blas_threads
 
 from . import _checks
 from .config import GPTConfig
@@ -331,13 +332,14 @@ class GPT(nn.Module):
                 f"GPT.next_token_logits: positions {start}..{start + T - 1} (start={start}) exceed block_size {c.block_size}"
             )
         tr = self.transformer
-        x = tr.wte(idx)  # (B, T, C)
-        if c.position == "learned":
-            x = x + tr.wpe(np.arange(start, start + T))  # with rope, the attention layers rotate by position
-        for block in tr.h:
-            x = block(x)  # (B, T, C)
-        x = tr.ln_f(x[:, T - 1 :])  # (B, 1, C)
-        return self.lm_head(x).data[:, 0]  # (B, V)
+        with blas_threads(1):  # NOTE: small products; a second BLAS thread only slows them (see numpygpt/perf.py)
+            x = tr.wte(idx)  # (B, T, C)
+            if c.position == "learned":
+                x = x + tr.wpe(np.arange(start, start + T))  # with rope, the attention layers rotate by position
+            for block in tr.h:
+                x = block(x)  # (B, T, C)
+            x = tr.ln_f(x[:, T - 1 :])  # (B, 1, C)
+            return self.lm_head(x).data[:, 0]  # (B, V)
 
     @contextlib.contextmanager
     def kv_caches(self, caches: list[KVCache]) -> Iterator[None]:
@@ -372,7 +374,7 @@ class GPT(nn.Module):
     def from_state_dict(cls, state_dict: dict[str, Any], config: GPTConfig) -> GPT:
         """A GPT of `config` holding the arrays of `state_dict` (GPT-2 names)."""
         _checks.check_instance(config, GPTConfig, "config", "GPT.from_state_dict")
-        model = cls(config)
+        model = init.skip_init(cls, config)  # every weight is loaded next
         model.load_state_dict(state_dict)
         return model
 

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from numpygpt.nn import init
 from numpygpt.tokenizer import BPETokenizer, GPT2Tokenizer
 from numpygpt.utils.data.corpus import atomic_write_bytes
 
@@ -246,7 +247,7 @@ def from_pretrained(name_or_folder: str | Path, dropout: float = 0.0) -> GPT:
     """
     folder = resolve(name_or_folder, ("config.json", "model.safetensors"))
     hf_config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    model = GPT(config_from_hf(hf_config, dropout))
+    model = init.skip_init(GPT, config_from_hf(hf_config, dropout))  # every weight is loaded below
     state = state_dict_from_hf(_read_safetensors(folder / "model.safetensors"))
     wte = state.get(PREFIX + "wte.weight")
     if TIED in state and wte is not None and not np.array_equal(state[TIED], wte):
